@@ -1,0 +1,94 @@
+"""What each failure means to the user: a short code and a plain sentence, stored in English
+(gettext_noop) and translated when shown. Details of the relay's answer go to the log only."""
+
+from django.utils.translation import gettext_noop
+
+from conversations.upstream import UpstreamError
+
+MESSAGES = {
+    "context_too_long": gettext_noop(
+        "This conversation is too long for the model. Start a new chat, or turn on automatic "
+        "truncation in the conversation settings."
+    ),
+    "bad_request": gettext_noop(
+        "The AI service did not accept this request. It may not support one of the "
+        "conversation settings; change them and try again."
+    ),
+    "unauthorized": gettext_noop(
+        "The AI service did not accept this site's access key. Please tell your administrator."
+    ),
+    "upstream_quota": gettext_noop(
+        "The AI service account has run out of credit. Please tell your administrator."
+    ),
+    "rate_limited": gettext_noop(
+        "The AI service is busy right now. Please wait a minute and try again."
+    ),
+    "upstream_unavailable": gettext_noop(
+        "The AI service had a problem and could not answer. Please try again."
+    ),
+    "timeout": gettext_noop("The AI service did not answer in time. Please try again."),
+    "network": gettext_noop("The AI service could not be reached. Please try again."),
+    "cut": gettext_noop(
+        "The reply was cut off before it finished. The part received is kept; you can retry."
+    ),
+    "stalled": gettext_noop(
+        "The AI service stopped sending the reply. The part received is kept; you can retry."
+    ),
+    "upstream_failed": gettext_noop(
+        "The AI service stopped with an error before finishing the reply. You can retry."
+    ),
+    "malformed": gettext_noop(
+        "The AI service sent a reply this site could not read. The part received is kept; "
+        "you can retry."
+    ),
+    "max_output_tokens": gettext_noop(
+        "The reply reached the maximum length set for this conversation."
+    ),
+    "content_filter": gettext_noop("The AI service's content filter stopped this reply."),
+    "incomplete": gettext_noop("The AI service ended the reply before it was complete."),
+    "server_restart": gettext_noop(
+        "The server restarted while this reply was being written. The part received is kept; "
+        "you can retry."
+    ),
+    "internal": gettext_noop("Something went wrong on this site. Please try again."),
+}
+
+
+def describe(error: UpstreamError, got_output: bool) -> tuple[str, str]:
+    """(code, sentence) for an upstream error; got_output says whether text had arrived."""
+    code = _code(error, got_output)
+    return code, MESSAGES[code]
+
+
+def _code(error: UpstreamError, got_output: bool) -> str:
+    upstream_code = error.code.lower()
+    if error.kind == "http":
+        status = error.status or 0
+        if "context_length" in upstream_code or "context window" in error.detail.lower():
+            return "context_too_long"
+        if status == 401:
+            return "unauthorized"
+        if status in (402, 403) or "quota" in upstream_code:
+            return "upstream_quota"
+        if status == 429:
+            return "rate_limited"
+        if status >= 500:
+            return "upstream_unavailable"
+        return "bad_request"
+    if error.kind == "timeout":
+        return "stalled" if got_output else "timeout"
+    if error.kind == "network":
+        return "cut" if got_output else "network"
+    if error.kind == "cut":
+        return "cut"
+    if error.kind == "malformed":
+        return "malformed"
+    return "upstream_failed"
+
+
+def status_for(error: UpstreamError, got_output: bool) -> str:
+    """Failed when nothing arrived or the relay said it failed; interrupted when a reply that
+    was arriving was cut off (cut connection, stall, network)."""
+    if got_output and error.kind in {"timeout", "network", "cut"}:
+        return "interrupted"
+    return "failed"

@@ -1,0 +1,342 @@
+"""Generates a reply on the server, independently of any browser: an asyncio task per reply
+reads the relay's stream into a LiveReply, writes it to the database in batches, retries
+before the first token only, and always ends with the reply stored with its true status."""
+
+import asyncio
+import contextvars
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversations import live as live_registry
+from conversations import upstream
+from conversations.failures import MESSAGES, describe, status_for
+from conversations.live import LiveReply
+from conversations.models import Conversation, Reply
+from conversations.tokens import estimate_tokens
+from conversations.upstream import Finished, UpstreamError
+
+log = logging.getLogger(__name__)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# A strong reference to every running task, so none is garbage-collected mid-reply.
+_tasks: set[asyncio.Task] = set()
+
+
+@dataclass
+class Outcome:
+    status: str
+    response: dict[str, Any] = field(default_factory=dict)
+    error_code: str = ""
+    error_message: str = ""
+    error_detail: str = ""
+    incomplete_reason: str = ""
+
+
+def start(reply_id, conversation_id) -> LiveReply:
+    """Starts generating a stored, queued reply on the running event loop. The task runs in a
+    fresh context so it owes nothing to the request that started it."""
+    live = LiveReply(reply_id, conversation_id)
+    live_registry.register(live)
+    loop = asyncio.get_running_loop()
+    live.task = loop.create_task(_generate(live), context=contextvars.Context())
+    _tasks.add(live.task)
+    live.task.add_done_callback(_tasks.discard)
+    return live
+
+
+async def _generate(live: LiveReply) -> None:
+    ticker = None
+    outcome = Outcome(Reply.Status.FAILED, error_code="internal", error_message=MESSAGES["internal"])
+    payload: dict[str, Any] = {}
+    try:
+        payload = await sync_to_async(_begin)(live.reply_id)
+        if payload:
+            ticker = asyncio.get_running_loop().create_task(_tick(live))
+            outcome = await _call_upstream(live, payload)
+    except asyncio.CancelledError:
+        if live.stop_requested:
+            outcome = Outcome(Reply.Status.CANCELLED)
+        else:
+            outcome = Outcome(
+                Reply.Status.INTERRUPTED,
+                error_code="server_restart",
+                error_message=MESSAGES["server_restart"],
+            )
+    except Exception:
+        log.exception("reply %s: unexpected error while generating", live.reply_id)
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+        try:
+            if payload:
+                await sync_to_async(_finish)(live, payload, outcome)
+        except Exception:
+            # The reply keeps its last batched text; the stale sweep will mark it interrupted.
+            log.exception("reply %s: could not store the end of the reply", live.reply_id)
+        live.finish()
+        live_registry.unregister(live)
+
+
+def _begin(reply_id) -> dict[str, Any]:
+    """Marks the reply in progress and returns the request to send ({} if it is gone)."""
+    with transaction.atomic():
+        reply = (
+            Reply.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk=reply_id, status=Reply.Status.QUEUED)
+            .first()
+        )
+        if reply is None:
+            return {}
+        payload = build_payload(reply, reply.conversation)
+        now = timezone.now()
+        Reply.objects.filter(pk=reply_id).update(
+            status=Reply.Status.IN_PROGRESS,
+            started_at=now,
+            heartbeat_at=now,
+            worker=WORKER,
+            request_params=_recorded_params(payload),
+            previous_response_id=payload.get("previous_response_id", ""),
+            sent_full_history=isinstance(payload["input"], list),
+        )
+    return payload
+
+
+def build_payload(
+    reply: Reply, conversation: Conversation, full_history: bool = False
+) -> dict[str, Any]:
+    """The request for one turn. Instructions go every turn (previous_response_id does not
+    carry them). Context is the previous reply's id when it has one, else the full history."""
+    payload: dict[str, Any] = {"model": reply.model, "input": reply.user_input}
+    if conversation.instructions:
+        payload["instructions"] = conversation.instructions
+    for name in ("temperature", "top_p", "max_output_tokens"):
+        value = getattr(conversation, name)
+        if value is not None:
+            payload[name] = value
+    reasoning = {}
+    if conversation.reasoning_effort:
+        reasoning["effort"] = conversation.reasoning_effort
+    if conversation.reasoning_summary:
+        reasoning["summary"] = "auto"
+    if reasoning:
+        payload["reasoning"] = reasoning
+    payload["truncation"] = conversation.truncation
+    if conversation.tools:
+        payload["tools"] = conversation.tools
+    if conversation.tool_choice is not None:
+        payload["tool_choice"] = conversation.tool_choice
+    if reply.position == 0:
+        return payload
+    previous = conversation.visible_replies().filter(position__lt=reply.position).last()
+    chainable = previous is not None and previous.upstream_id and previous.status in (
+        Reply.Status.COMPLETED,
+        Reply.Status.INCOMPLETE,
+    )
+    if chainable and not full_history and previous.position == reply.position - 1:
+        payload["previous_response_id"] = previous.upstream_id
+    else:
+        payload["input"] = history_input(conversation, reply)
+    return payload
+
+
+def history_input(conversation: Conversation, reply: Reply) -> list[dict[str, str]]:
+    """The whole transcript before `reply` as input messages, then the new message."""
+    messages: list[dict[str, str]] = []
+    for turn in conversation.visible_replies().filter(position__lt=reply.position):
+        messages.append({"role": "user", "content": turn.user_input})
+        if turn.text:
+            messages.append({"role": "assistant", "content": turn.text})
+    messages.append({"role": "user", "content": reply.user_input})
+    return messages
+
+
+def _recorded_params(payload: dict[str, Any]) -> dict[str, Any]:
+    """The parameters sent, without the input (stored on the reply already)."""
+    params = {key: value for key, value in payload.items() if key != "input"}
+    params["stream"] = True
+    params["input_messages"] = len(payload["input"]) if isinstance(payload["input"], list) else 1
+    return params
+
+
+async def _call_upstream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
+    attempt, waited, resent_history = 0, 0.0, False
+    while True:
+        attempt += 1
+        try:
+            return await _read_stream(live, payload)
+        except UpstreamError as error:
+            log.warning("reply %s: upstream error (attempt %d): %s", live.reply_id, attempt, error)
+            if live.got_output:
+                return _failure(error, got_output=True)
+            if error.previous_response_not_found and not resent_history:
+                resent_history = True
+                payload = await sync_to_async(_full_history_payload)(live.reply_id)
+                continue
+            delay = _retry_delay(attempt, error)
+            if (
+                error.retryable
+                and attempt <= settings.UPSTREAM_MAX_RETRIES
+                and waited + delay <= settings.UPSTREAM_MAX_RETRY_WAIT
+            ):
+                waited += delay
+                await asyncio.sleep(delay)
+                continue
+            return _failure(error, got_output=False)
+
+
+def _retry_delay(attempt: int, error: UpstreamError) -> float:
+    if error.retry_after is not None:
+        return error.retry_after
+    return min(0.5 * 2 ** (attempt - 1), 8.0) * (0.75 + random.random() / 2)
+
+
+def _failure(error: UpstreamError, got_output: bool) -> Outcome:
+    code, message = describe(error, got_output)
+    return Outcome(
+        status_for(error, got_output),
+        error_code=code,
+        error_message=message,
+        error_detail=str(error),
+    )
+
+
+def _full_history_payload(reply_id) -> dict[str, Any]:
+    reply = Reply.objects.select_related("conversation").get(pk=reply_id)
+    payload = build_payload(reply, reply.conversation, full_history=True)
+    Reply.objects.filter(pk=reply_id).update(
+        sent_full_history=True, previous_response_id="", request_params=_recorded_params(payload)
+    )
+    return payload
+
+
+async def _read_stream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
+    async for event in upstream.stream_response(payload):
+        live.accepted = True
+        match event:
+            case upstream.TextDelta(text=text):
+                live.add_text(text)
+            case upstream.ReasoningDelta(text=text):
+                live.add_reasoning(text)
+            case upstream.RefusalDelta(text=text):
+                live.add_refusal(text)
+            case upstream.Started(response_id=response_id):
+                live.upstream_id = response_id
+            case Finished():
+                return _outcome_of(live, event)
+    raise UpstreamError("cut", detail="stream ended without a terminal event")
+
+
+def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
+    if event.status == "completed":
+        if not live.text and not live.refusal:
+            # A non-streaming relay or a final-only stream: take the text from the response.
+            live.add_text(upstream.output_text(event.response))
+        return Outcome(Reply.Status.COMPLETED, response=event.response)
+    if event.status == "incomplete":
+        reason = event.incomplete_reason
+        code = reason if reason in ("max_output_tokens", "content_filter") else "incomplete"
+        return Outcome(
+            Reply.Status.INCOMPLETE,
+            response=event.response,
+            incomplete_reason=reason,
+            error_code=code,
+            error_message=MESSAGES[code],
+        )
+    detail = f"{event.error_code}: {event.error_message}"
+    log.warning("reply %s: relay reported failure: %s", live.reply_id, detail)
+    return Outcome(
+        Reply.Status.FAILED,
+        response=event.response,
+        error_code="upstream_failed",
+        error_message=MESSAGES["upstream_failed"],
+        error_detail=detail,
+    )
+
+
+async def _tick(live: LiveReply) -> None:
+    """Writes the text so far every REPLY_FLUSH_INTERVAL (batched, not per token) and beats
+    the heartbeat; notices a Stop made through another process."""
+    flush = sync_to_async(_flush)
+    while True:
+        await asyncio.sleep(settings.REPLY_FLUSH_INTERVAL)
+        if await flush(live):
+            live.request_stop()
+            return
+
+
+def _flush(live: LiveReply) -> bool:
+    """True when someone asked this reply to stop."""
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if live.got_output:
+        fields.update(text=live.text, reasoning_summary=live.reasoning, refusal=live.refusal)
+        if live.first_token_at is not None:
+            fields["first_token_at"] = live.first_token_at
+    return not Reply.objects.filter(pk=live.reply_id, stop_requested=False).update(**fields)
+
+
+def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
+    response = outcome.response
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "status": outcome.status,
+        "text": live.text,
+        "reasoning_summary": live.reasoning,
+        "refusal": live.refusal,
+        "error_code": outcome.error_code,
+        "error_message": outcome.error_message,
+        "error_detail": outcome.error_detail[:5000],
+        "incomplete_reason": outcome.incomplete_reason,
+        "finished_at": now,
+        "heartbeat_at": now,
+        "upstream_id": str(response.get("id") or live.upstream_id),
+        "upstream_model": str(response.get("model") or ""),
+        "upstream_status": str(response.get("status") or ""),
+        "upstream_created_at": response.get("created_at")
+        if isinstance(response.get("created_at"), int)
+        else None,
+        "output_items": response.get("output") if isinstance(response.get("output"), list) else [],
+    }
+    if live.first_token_at is not None:
+        fields["first_token_at"] = live.first_token_at
+    fields.update(_usage_fields(live, payload, response))
+    with transaction.atomic():
+        Reply.objects.filter(pk=live.reply_id).update(**fields)
+        Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
+    log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)
+
+
+def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> dict[str, Any]:
+    """Exact usage when the relay sent it; otherwise, for a reply the relay accepted, an
+    estimate by the rule in tokens.py, marked as estimated."""
+    exact = upstream.parse_usage(response.get("usage"))
+    if any(value is not None for value in exact.values()):
+        return {**exact, "usage_estimated": False, "usage_raw": response.get("usage")}
+    if not live.accepted:
+        return {}
+    sent = payload.get("instructions", "") + _input_text(payload["input"])
+    input_tokens = estimate_tokens(sent)
+    output_tokens = estimate_tokens(live.text + live.refusal)
+    reasoning_tokens = estimate_tokens(live.reasoning)
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens + reasoning_tokens,
+        "reasoning_tokens": reasoning_tokens,
+        "total_tokens": input_tokens + output_tokens + reasoning_tokens,
+        "usage_estimated": True,
+        "usage_raw": None,
+    }
+
+
+def _input_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "".join(str(message.get("content", "")) for message in value)

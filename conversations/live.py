@@ -1,0 +1,109 @@
+"""Replies being generated in this process, shared between the task that writes them and the
+browsers that watch them. Everything here runs on the server's event loop thread."""
+
+import asyncio
+import uuid
+from datetime import datetime
+
+from django.utils import timezone
+
+from conversations.rendering import render_markdown
+
+
+class LiveReply:
+    """The growing text of one reply. Viewers wait for a change, then read what is new; the
+    snapshot and the wait happen on one thread, so a late viewer gets no gap and no repeat."""
+
+    def __init__(self, reply_id: uuid.UUID, conversation_id: uuid.UUID):
+        self.reply_id = reply_id
+        self.conversation_id = conversation_id
+        self.text = ""
+        self.reasoning = ""
+        self.refusal = ""
+        self.version = 0
+        self.done = False
+        self.accepted = False  # the relay answered 200: the reply has started and is billable
+        self.stop_requested = False
+        self.upstream_id = ""
+        self.first_token_at: datetime | None = None
+        self.task: asyncio.Task | None = None
+        self._changed: asyncio.Future | None = None
+        self._rendered: tuple[int, str] = (-1, "")
+
+    @property
+    def got_output(self) -> bool:
+        return bool(self.text or self.reasoning or self.refusal)
+
+    def add_text(self, text: str) -> None:
+        if self.first_token_at is None and text:
+            self.first_token_at = timezone.now()
+        self.text += text
+        self._notify()
+
+    def add_reasoning(self, text: str) -> None:
+        if self.first_token_at is None and text:
+            self.first_token_at = timezone.now()
+        self.reasoning += text
+        self._notify()
+
+    def add_refusal(self, text: str) -> None:
+        if self.first_token_at is None and text:
+            self.first_token_at = timezone.now()
+        self.refusal += text
+        self._notify()
+
+    def finish(self) -> None:
+        self.done = True
+        self._notify()
+
+    def _notify(self) -> None:
+        self.version += 1
+        if self._changed is not None:
+            if not self._changed.done():
+                self._changed.set_result(None)
+            self._changed = None
+
+    async def wait_for_change(self, seen_version: int, timeout: float) -> bool:
+        """Waits until the version moves past `seen_version`; False on timeout."""
+        if self.version != seen_version or self.done:
+            return True
+        if self._changed is None:
+            self._changed = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._changed), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def rendered_text(self) -> tuple[int, str]:
+        """(length covered, safe HTML) of the text so far, rendered once per length however
+        many viewers ask."""
+        length = len(self.text)
+        if self._rendered[0] != length:
+            self._rendered = (length, render_markdown(self.text))
+        return self._rendered
+
+    def request_stop(self) -> None:
+        self.stop_requested = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+_live: dict[uuid.UUID, LiveReply] = {}
+
+
+def get(reply_id: uuid.UUID) -> LiveReply | None:
+    return _live.get(reply_id)
+
+
+def register(live: LiveReply) -> None:
+    _live[live.reply_id] = live
+
+
+def unregister(live: LiveReply) -> None:
+    if _live.get(live.reply_id) is live:
+        del _live[live.reply_id]
+
+
+def count() -> int:
+    return len(_live)

@@ -1,0 +1,344 @@
+"""The one module that talks to the Responses API relay: builds nothing, decides nothing, only
+sends a request and turns what comes back (an SSE stream, a JSON body or an error) into typed
+events and errors. Quirks of real relays (responses-api.md) are absorbed here."""
+
+import asyncio
+import json
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+from httpx_sse import EventSource
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_BODY = 64 * 1024
+TERMINAL_TYPES = {"response.completed", "response.incomplete", "response.failed"}
+
+
+# --- Events ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Started:
+    response_id: str
+    model: str = ""
+    created_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The terminal event: completed, incomplete or failed, with the final response object."""
+
+    status: str
+    response: dict[str, Any] = field(default_factory=dict)
+    error_code: str = ""
+    error_message: str = ""
+
+    @property
+    def incomplete_reason(self) -> str:
+        details = self.response.get("incomplete_details") or {}
+        return str(details.get("reason") or "") if isinstance(details, dict) else ""
+
+
+Event = Started | TextDelta | ReasoningDelta | RefusalDelta | Finished
+
+
+# --- Errors ---------------------------------------------------------------------------------
+class UpstreamError(Exception):
+    """Anything that went wrong talking to the relay. `kind` is one of: http, network,
+    timeout, cut (stream ended with no terminal event), malformed, stream_error."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        detail: str = "",
+        retry_after: float | None = None,
+    ):
+        self.kind = kind
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+        super().__init__(f"{kind} status={status} code={code!r}: {detail[:500]}")
+
+    @property
+    def retryable(self) -> bool:
+        """Safe to repeat the request, as long as no token reached the user yet."""
+        if self.kind in {"network", "timeout"}:
+            return True
+        return self.kind == "http" and (self.status == 429 or (self.status or 0) >= 500)
+
+    @property
+    def previous_response_not_found(self) -> bool:
+        if self.kind != "http" or self.status not in {400, 404}:
+            return False
+        text = f"{self.code} {self.detail}".lower()
+        return "previous_response" in text or "previous response" in text
+
+
+# --- Usage ----------------------------------------------------------------------------------
+USAGE_FIELDS = (
+    "input_tokens",
+    "input_cached_tokens",
+    "input_text_tokens",
+    "input_audio_tokens",
+    "input_image_tokens",
+    "output_tokens",
+    "output_text_tokens",
+    "output_audio_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+)
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return max(int(value), 0)
+
+
+def parse_usage(usage: Any) -> dict[str, int | None]:
+    """Maps either naming scheme (Responses: input_/output_tokens; the seed's Chat style:
+    prompt_/completion_tokens) onto our columns. A field the relay did not send stays None."""
+    if not isinstance(usage, dict):
+        return {}
+    in_details = usage.get("input_tokens_details") or usage.get("prompt_tokens_details") or {}
+    out_details = (
+        usage.get("output_tokens_details") or usage.get("completion_tokens_details") or {}
+    )
+    in_details = in_details if isinstance(in_details, dict) else {}
+    out_details = out_details if isinstance(out_details, dict) else {}
+    first = lambda *values: next((v for v in values if v is not None), None)  # noqa: E731
+    return {
+        "input_tokens": first(_count(usage.get("input_tokens")), _count(usage.get("prompt_tokens"))),
+        "input_cached_tokens": _count(in_details.get("cached_tokens")),
+        "input_text_tokens": _count(in_details.get("text_tokens")),
+        "input_audio_tokens": _count(in_details.get("audio_tokens")),
+        "input_image_tokens": _count(in_details.get("image_tokens")),
+        "output_tokens": first(
+            _count(usage.get("output_tokens")), _count(usage.get("completion_tokens"))
+        ),
+        "output_text_tokens": _count(out_details.get("text_tokens")),
+        "output_audio_tokens": _count(out_details.get("audio_tokens")),
+        "reasoning_tokens": _count(out_details.get("reasoning_tokens")),
+        "total_tokens": _count(usage.get("total_tokens")),
+    }
+
+
+def output_text(response: dict[str, Any]) -> str:
+    """The reply text of a final response object: every output_text part of message items.
+    Accepts the seed's shape, where `content` is a plain string."""
+    parts: list[str] = []
+    for item in response.get("output") or []:
+        if not isinstance(item, dict) or item.get("type", "message") != "message":
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+            continue
+        for part in content or []:
+            if isinstance(part, dict) and part.get("type") == "output_text":
+                parts.append(str(part.get("text") or ""))
+    return "".join(parts)
+
+
+# --- The HTTP client ------------------------------------------------------------------------
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def base_url() -> str:
+    if settings.DEMO_MODE:
+        from conversations.demo import demo_upstream_url
+
+        return demo_upstream_url()
+    return settings.RESPONSES_API_BASE_URL
+
+
+def _client() -> httpx.AsyncClient:
+    """One pooled client per event loop (tests run several loops; a server runs one)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            follow_redirects=False,
+            trust_env=False,
+        )
+        _clients[loop] = client
+    return client
+
+
+def _timeout() -> httpx.Timeout:
+    """Read from settings on every request. The read timeout is the longest silence allowed:
+    a reasoning model can think for minutes before its first token."""
+    return httpx.Timeout(
+        connect=settings.UPSTREAM_CONNECT_TIMEOUT,
+        read=settings.UPSTREAM_IDLE_TIMEOUT,
+        write=30.0,
+        pool=30.0,
+    )
+
+
+def _headers() -> dict[str, str]:
+    key = settings.RESPONSES_API_KEY or "demo"
+    return {
+        "Authorization": f"Bearer {key}",
+        "Accept": "text/event-stream",
+        "Cache-Control": "no-store",
+    }
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        from django.utils import timezone
+
+        return max((parsedate_to_datetime(value) - timezone.now()).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _error_fields(body: Any) -> tuple[str, str]:
+    """(code, message) from an error body, flat or nested under "error"."""
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        code = inner.get("code") or inner.get("type") or ""
+        return str(code), str(inner.get("message") or "")
+    return "", ""
+
+
+async def _http_error(response: httpx.Response) -> UpstreamError:
+    raw = b""
+    async for chunk in response.aiter_bytes():
+        raw += chunk
+        if len(raw) > MAX_ERROR_BODY:
+            break
+    text = raw[:MAX_ERROR_BODY].decode("utf-8", "replace")
+    try:
+        code, message = _error_fields(json.loads(text))
+    except ValueError:
+        code, message = "", ""
+    return UpstreamError(
+        "http",
+        status=response.status_code,
+        code=code,
+        detail=message or text[:2000],
+        retry_after=_retry_after(response),
+    )
+
+
+async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
+    """POSTs a streamed request and yields events until the terminal one. Raises
+    UpstreamError for HTTP errors, timeouts, cut or malformed streams and mid-stream errors."""
+    url = f"{base_url()}/responses"
+    try:
+        async with _client().stream(
+            "POST", url, json={**payload, "stream": True}, headers=_headers(), timeout=_timeout()
+        ) as response:
+            if response.status_code != 200:
+                raise await _http_error(response)
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                # A relay that ignored "stream": answer from the whole JSON body.
+                for event in _events_from_body(await response.aread()):
+                    yield event
+                return
+            async for event in _events_from_stream(EventSource(response)):
+                yield event
+    except httpx.TimeoutException as exc:
+        raise UpstreamError("timeout", detail=repr(exc)) from exc
+    except httpx.TransportError as exc:
+        raise UpstreamError("network", detail=repr(exc)) from exc
+
+
+def _events_from_body(raw: bytes) -> list[Event]:
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise UpstreamError("malformed", detail=raw[:2000].decode("utf-8", "replace")) from exc
+    if not isinstance(body, dict):
+        raise UpstreamError("malformed", detail="response body is not an object")
+    status = str(body.get("status") or "completed")
+    code, message = _error_fields(body.get("error") or {})
+    events: list[Event] = [Started(str(body.get("id") or ""), str(body.get("model") or ""))]
+    text = output_text(body)
+    if text:
+        events.append(TextDelta(text))
+    if status not in {"completed", "incomplete", "failed"}:
+        status = "completed"
+    events.append(Finished(status, body, code, message))
+    return events
+
+
+async def _events_from_stream(source: EventSource) -> AsyncIterator[Event]:
+    error: tuple[str, str] | None = None
+    async for sse in source.aiter_sse():
+        data = sse.data
+        if not data or data == "[DONE]":
+            # Empty frames carry nothing; [DONE] is a relay's end marker, not JSON.
+            if data == "[DONE]":
+                break
+            continue
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise UpstreamError("malformed", detail=data[:2000]) from exc
+        if not isinstance(event, dict):
+            continue
+        kind = event.get("type") or sse.event
+        if kind == "response.output_text.delta":
+            yield TextDelta(str(event.get("delta") or ""))
+        elif kind == "response.reasoning_summary_text.delta":
+            yield ReasoningDelta(str(event.get("delta") or ""))
+        elif kind == "response.refusal.delta":
+            yield RefusalDelta(str(event.get("delta") or ""))
+        elif kind == "response.created":
+            response = event.get("response") or {}
+            yield Started(
+                str(response.get("id") or ""),
+                str(response.get("model") or ""),
+                _count(response.get("created_at")),
+            )
+        elif kind in TERMINAL_TYPES:
+            response = event.get("response") or {}
+            code, message = _error_fields(response.get("error") or {})
+            if error and not (code or message):
+                code, message = error
+            yield Finished(kind.removeprefix("response."), response, code, message)
+            return
+        elif kind == "error":
+            # Usually followed by response.failed; if the stream ends first we still fail.
+            error = _error_fields(event)
+    if error:
+        raise UpstreamError("stream_error", code=error[0], detail=error[1])
+    raise UpstreamError("cut", detail="stream ended without a terminal event")
