@@ -1,0 +1,115 @@
+"""Pages for reading and managing one's conversations: the chat page, settings, rename and
+delete. Each works as a plain form post; htmx requests get just the part that changed."""
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from conversations import live
+from conversations.forms import ConversationSettingsForm, RenameForm, SendForm, first_error
+from conversations.models import Conversation
+from conversations.recovery import interrupt_if_stale
+from conversations.views.lookups import get_conversation_for_user
+
+
+def chat_context(request, conversation: Conversation | None, form=None) -> dict:
+    replies = list(conversation.visible_replies()) if conversation else []
+    for reply in replies:
+        current = live.get(reply.id)
+        if current is not None:
+            reply.text, reply.reasoning_summary = current.text, current.reasoning
+        elif reply.is_generating and interrupt_if_stale(reply):
+            reply.refresh_from_db()
+    if form is None:
+        form = SendForm.for_conversation(conversation)
+    return {
+        "conversation": conversation,
+        "replies": replies,
+        "generating": any(reply.is_generating for reply in replies),
+        "sidebar": sidebar_conversations(request.user),
+        "form": form,
+        "client_token": uuid.uuid4(),
+    }
+
+
+def sidebar_conversations(user):
+    return Conversation.objects.for_user(user).visible().only("id", "title", "updated_at")[:200]
+
+
+@login_required
+@require_GET
+def home(request):
+    return render(request, "conversations/chat.html", chat_context(request, None))
+
+
+@login_required
+@require_GET
+def conversation_page(request, conversation_id: uuid.UUID):
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    return render(request, "conversations/chat.html", chat_context(request, conversation))
+
+
+@login_required
+@require_POST
+def conversation_settings(request, conversation_id: uuid.UUID):
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    form = ConversationSettingsForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, conversation, first_error(form), "#settings-status")
+    form.apply_to(conversation)
+    conversation.save()
+    if request.htmx:
+        return TemplateResponse(
+            request, "conversations/chat.html#settings-status", {"saved": True}
+        )
+    messages.success(request, _("Settings saved."))
+    return redirect(conversation)
+
+
+@login_required
+@require_POST
+def rename(request, conversation_id: uuid.UUID):
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, conversation, first_error(form), "#rename-status")
+    conversation.title = form.cleaned_data["title"].strip() or conversation.title
+    conversation.save(update_fields=["title"])
+    if request.htmx:
+        return TemplateResponse(
+            request,
+            "conversations/chat.html#renamed",
+            {"conversation": conversation, "sidebar": sidebar_conversations(request.user)},
+        )
+    return redirect(conversation)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request, conversation_id: uuid.UUID):
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    if request.method == "POST":
+        conversation.delete()
+        messages.success(request, _("The conversation was deleted."))
+        return redirect("home")
+    return render(request, "conversations/confirm_delete.html", {"conversation": conversation})
+
+
+def _refused(request, conversation, message: str, target: str):
+    """A refused form: htmx gets the sentence in the form's status area; without JavaScript
+    the page comes back with the sentence on top."""
+    if request.htmx:
+        response = TemplateResponse(
+            request, "conversations/chat.html#error", {"error": message}, status=400
+        )
+        response["HX-Retarget"] = target
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    context = chat_context(request, conversation)
+    context["error"] = message
+    return render(request, "conversations/chat.html", context, status=400)

@@ -1,0 +1,115 @@
+"""The live reply as server-sent events. A viewer gets the text so far, then what is new, and
+finally the finished reply, which replaces the live one and ends the stream. The reply's
+generation never depends on this connection: closing it only stops the watching."""
+
+import asyncio
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import StreamingHttpResponse
+from django.template.loader import render_to_string
+from django.utils.html import escape
+from django.views.decorators.http import require_GET
+
+from conversations import live as live_registry
+from conversations import sse
+from conversations.live import LiveReply
+from conversations.models import Reply
+from conversations.recovery import interrupt_if_stale
+from conversations.rendering import render_markdown
+from conversations.views.lookups import get_reply_for_user
+
+# The shortest gap between two messages to one viewer: deltas arriving faster are coalesced.
+MIN_GAP = 0.05
+DB_POLL_INTERVAL = 1.0
+
+
+@login_required
+@require_GET
+async def reply_stream(request, reply_id: uuid.UUID):
+    user = await request.auser()
+    reply = await sync_to_async(get_reply_for_user)(user, reply_id)
+    current = live_registry.get(reply.id)
+    events = _live_events(current) if current else _stored_events(reply)
+    response = StreamingHttpResponse(
+        _with_final(request, reply, events), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _with_final(request, reply: Reply, events):
+    async for chunk in events:
+        yield chunk
+    yield await sync_to_async(_final_message)(request, reply.pk)
+
+
+def _final_message(request, reply_id) -> bytes:
+    reply = Reply.objects.select_related("conversation").get(pk=reply_id)
+    html = render_to_string("conversations/chat.html#reply", {"reply": reply}, request=request)
+    return sse.message(sse.partial(f"reply-{reply.pk}", html, "outerHTML"))
+
+
+def _snapshot(reply_id, html: str, reasoning: str) -> bytes:
+    parts = [sse.partial(f"reply-{reply_id}-body", html), sse.partial(f"reply-{reply_id}-tail", "")]
+    if reasoning:
+        parts.append(sse.partial(f"reply-{reply_id}-reasoning", escape(reasoning)))
+    return sse.message("".join(parts))
+
+
+async def _live_events(live: LiveReply):
+    """From the reply's LiveReply: a rendered snapshot at most every REPLY_RENDER_INTERVAL,
+    and between snapshots the new raw text appended to the tail."""
+    loop = asyncio.get_running_loop()
+    version, sent, reasoning_sent, last_render = -1, -1, 0, 0.0
+    while True:
+        if not await live.wait_for_change(version, settings.STREAM_KEEPALIVE_INTERVAL):
+            yield sse.KEEPALIVE
+            continue
+        if live.done:
+            return
+        version, now = live.version, loop.time()
+        if sent < 0 or now - last_render >= settings.REPLY_RENDER_INTERVAL:
+            sent, html = live.rendered_text()
+            reasoning_sent, last_render = len(live.reasoning), now
+            yield _snapshot(live.reply_id, html, live.reasoning)
+        else:
+            parts = []
+            if len(live.text) > sent:
+                tail = escape(live.text[sent:])
+                parts.append(sse.partial(f"reply-{live.reply_id}-tail", tail, "beforeend"))
+                sent = len(live.text)
+            if len(live.reasoning) > reasoning_sent:
+                reasoning_sent = len(live.reasoning)
+                parts.append(sse.partial(f"reply-{live.reply_id}-reasoning", escape(live.reasoning)))
+            if parts:
+                yield sse.message("".join(parts))
+        await asyncio.sleep(MIN_GAP)
+
+
+async def _stored_events(reply: Reply):
+    """For a reply this process is not generating (another worker's, or one already ended):
+    follow it in the database until it ends."""
+    shown, silent = None, 0.0
+    while reply.is_generating:
+        if await sync_to_async(interrupt_if_stale)(reply):
+            return
+        if reply.text != shown:
+            shown = reply.text
+            yield _snapshot(reply.pk, render_markdown(reply.text), reply.reasoning_summary)
+            silent = 0.0
+        elif silent >= settings.STREAM_KEEPALIVE_INTERVAL:
+            yield sse.KEEPALIVE
+            silent = 0.0
+        await asyncio.sleep(DB_POLL_INTERVAL)
+        silent += DB_POLL_INTERVAL
+        current = live_registry.get(reply.pk)
+        if current is not None:
+            # The reply started generating here after all (a queued reply): follow it live.
+            async for chunk in _live_events(current):
+                yield chunk
+            return
+        reply = await Reply.objects.select_related("conversation").aget(pk=reply.pk)

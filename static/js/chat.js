@@ -1,0 +1,76 @@
+// Small progressive enhancements for the chat page. The page works without this file:
+// forms post, and a generating reply's page refreshes itself (see chat.html).
+(() => {
+  "use strict";
+
+  const composer = () => document.getElementById("composer");
+  const messageBox = () => document.getElementById("message");
+  const transcript = () => document.getElementById("transcript");
+
+  // Enter sends, Shift+Enter makes a new line (and nothing happens mid-IME composition).
+  document.addEventListener("keydown", (event) => {
+    const box = messageBox();
+    if (event.target !== box || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    if (box.value.trim()) composer().requestSubmit();
+  });
+
+  // Escape stops the reply that is being written.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const stop = document.querySelector('article[aria-busy="true"] button.stop');
+    if (stop) stop.click();
+  });
+
+  // After a successful send (the server triggers chat:sent) the box empties and keeps focus.
+  // A refused send triggers nothing, so the typed text stays.
+  document.body?.addEventListener("chat:sent", () => {
+    const box = messageBox();
+    if (!box) return;
+    box.value = "";
+    box.focus();
+    followToBottom(true);
+  });
+
+  // Scrolling follows a growing reply until the reader scrolls up, then stays put.
+  let following = true;
+  const nearBottom = () =>
+    window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
+  window.addEventListener("scroll", () => { following = nearBottom(); }, { passive: true });
+  function followToBottom(force) {
+    if (force) following = true;
+    if (following) window.scrollTo({ top: document.documentElement.scrollHeight });
+  }
+
+  // A copy button on every code block; its labels come translated from the page.
+  const label = (name) => transcript()?.dataset[name] ?? name;
+  function addCopyButtons(root) {
+    for (const block of root.querySelectorAll(".codeblock:not([data-copy-ready])")) {
+      block.dataset.copyReady = "1";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy-code";
+      button.textContent = label("copyLabel");
+      button.addEventListener("click", async () => {
+        const code = block.querySelector("code")?.innerText ?? "";
+        try {
+          await navigator.clipboard.writeText(code);
+          button.textContent = label("copiedLabel");
+        } catch {
+          button.textContent = label("copyFailedLabel");
+        }
+        setTimeout(() => { button.textContent = label("copyLabel"); }, 1500);
+      });
+      block.prepend(button);
+    }
+  }
+
+  document.addEventListener("htmx:after:swap", () => {
+    addCopyButtons(document);
+    followToBottom(false);
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    addCopyButtons(document);
+    if (transcript()?.children.length) followToBottom(true);
+  });
+})();
