@@ -1,6 +1,7 @@
 """Django settings for the chat workspace. Every setting a deployment changes comes from the
 environment (see README, "Configuration"); the defaults are safe for a laptop."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -96,7 +97,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # Tests use a real file (WAL needs one), one per test process so parallel runs don't clash.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "conversations.User"

@@ -22,24 +22,35 @@ class ConversationSettingsForm(forms.Form):
         help_text=_("Sent with every message, e.g. “Answer briefly, in plain English.”"),
     )
     temperature = forms.FloatField(
-        label=_("Temperature"), required=False, min_value=0, max_value=2,
+        label=_("Temperature"),
+        required=False,
+        min_value=0,
+        max_value=2,
         widget=forms.NumberInput(attrs={"step": "0.1", "placeholder": _("default")}),
     )
     top_p = forms.FloatField(
-        label=_("Top p"), required=False, min_value=0, max_value=1,
+        label=_("Top p"),
+        required=False,
+        min_value=0,
+        max_value=1,
         widget=forms.NumberInput(attrs={"step": "0.05", "placeholder": _("default")}),
     )
     max_output_tokens = forms.IntegerField(
-        label=_("Max output tokens"), required=False, min_value=16, max_value=1_000_000,
+        label=_("Max output tokens"),
+        required=False,
+        min_value=16,
+        max_value=1_000_000,
         widget=forms.NumberInput(attrs={"placeholder": _("default")}),
     )
     reasoning_effort = forms.ChoiceField(
-        label=_("Reasoning effort"), required=False,
+        label=_("Reasoning effort"),
+        required=False,
         choices=Conversation.ReasoningEffort.choices,
     )
     reasoning_summary = forms.BooleanField(label=_("Show reasoning summary"), required=False)
     truncation = forms.ChoiceField(
-        label=_("Truncation"), choices=Conversation.Truncation.choices,
+        label=_("Truncation"),
+        choices=Conversation.Truncation.choices,
         initial=Conversation.Truncation.AUTO,
     )
 

@@ -54,7 +54,9 @@ def start(reply_id, conversation_id) -> LiveReply:
 
 async def _generate(live: LiveReply) -> None:
     ticker = None
-    outcome = Outcome(Reply.Status.FAILED, error_code="internal", error_message=MESSAGES["internal"])
+    outcome = Outcome(
+        Reply.Status.FAILED, error_code="internal", error_message=MESSAGES["internal"]
+    )
     payload: dict[str, Any] = {}
     try:
         payload = await sync_to_async(_begin)(live.reply_id)
@@ -137,9 +139,14 @@ def build_payload(
     if reply.position == 0:
         return payload
     previous = conversation.visible_replies().filter(position__lt=reply.position).last()
-    chainable = previous is not None and previous.upstream_id and previous.status in (
-        Reply.Status.COMPLETED,
-        Reply.Status.INCOMPLETE,
+    chainable = (
+        previous is not None
+        and previous.upstream_id
+        and previous.status
+        in (
+            Reply.Status.COMPLETED,
+            Reply.Status.INCOMPLETE,
+        )
     )
     if chainable and not full_history and previous.position == reply.position - 1:
         payload["previous_response_id"] = previous.upstream_id

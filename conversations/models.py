@@ -77,8 +77,7 @@ class Conversation(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(temperature__isnull=True)
-                | Q(temperature__gte=0, temperature__lte=2),
+                condition=Q(temperature__isnull=True) | Q(temperature__gte=0, temperature__lte=2),
                 name="conv_temperature_range",
             ),
             models.CheckConstraint(

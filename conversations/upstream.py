@@ -125,14 +125,14 @@ def parse_usage(usage: Any) -> dict[str, int | None]:
     if not isinstance(usage, dict):
         return {}
     in_details = usage.get("input_tokens_details") or usage.get("prompt_tokens_details") or {}
-    out_details = (
-        usage.get("output_tokens_details") or usage.get("completion_tokens_details") or {}
-    )
+    out_details = usage.get("output_tokens_details") or usage.get("completion_tokens_details") or {}
     in_details = in_details if isinstance(in_details, dict) else {}
     out_details = out_details if isinstance(out_details, dict) else {}
     first = lambda *values: next((v for v in values if v is not None), None)  # noqa: E731
     return {
-        "input_tokens": first(_count(usage.get("input_tokens")), _count(usage.get("prompt_tokens"))),
+        "input_tokens": first(
+            _count(usage.get("input_tokens")), _count(usage.get("prompt_tokens"))
+        ),
         "input_cached_tokens": _count(in_details.get("cached_tokens")),
         "input_text_tokens": _count(in_details.get("text_tokens")),
         "input_audio_tokens": _count(in_details.get("audio_tokens")),

@@ -9,5 +9,7 @@ from pathlib import Path
 
 project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
 group = sys.argv[1] if len(sys.argv) > 1 else "main"
-requirements = project["dependencies"] if group == "main" else project["optional-dependencies"][group]
+requirements = (
+    project["dependencies"] if group == "main" else project["optional-dependencies"][group]
+)
 print("\n".join(requirements))

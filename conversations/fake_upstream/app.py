@@ -86,7 +86,9 @@ class FakeUpstreamApp:
             return previous_not_found_plan(str(previous))
         turn = make_turn(request, behaviour, self.token_delay_ms)
         self.state.remember_response(turn.response_id)
-        return stream_plan(turn) if request.get("stream") is True else json_reply_plan(turn)
+        # `ignore_stream` acts like a relay that answers a streamed request with one JSON body.
+        streamed = request.get("stream") is True and not behaviour.params.get("ignore_stream")
+        return stream_plan(turn) if streamed else json_reply_plan(turn)
 
     def _choose(self, request: dict) -> Behaviour:
         queued = self.state.pop_queued()

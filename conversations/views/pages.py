@@ -64,9 +64,7 @@ def conversation_settings(request, conversation_id: uuid.UUID):
     form.apply_to(conversation)
     conversation.save()
     if request.htmx:
-        return TemplateResponse(
-            request, "conversations/chat.html#settings-status", {"saved": True}
-        )
+        return TemplateResponse(request, "conversations/chat.html#settings-status", {"saved": True})
     messages.success(request, _("Settings saved."))
     return redirect(conversation)
 

@@ -84,7 +84,9 @@ async def _live_events(live: LiveReply):
                 sent = len(live.text)
             if len(live.reasoning) > reasoning_sent:
                 reasoning_sent = len(live.reasoning)
-                parts.append(sse.partial(f"reply-{live.reply_id}-reasoning", escape(live.reasoning)))
+                parts.append(
+                    sse.partial(f"reply-{live.reply_id}-reasoning", escape(live.reasoning))
+                )
             if parts:
                 yield sse.message("".join(parts))
         await asyncio.sleep(MIN_GAP)

@@ -1,0 +1,164 @@
+"""Shared fixtures: the fake upstream over real HTTP, personas (alice owns, bob is another
+user), a real uvicorn server for streaming and browser tests."""
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+from django.test import Client
+
+from conversations.fake_upstream import FakeUpstream
+from conversations.models import Reply
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_configure(config):
+    """Pages are rendered with the production static storage (hashed names from a manifest),
+    so collect the static files once if they are missing or older than their sources."""
+    import django
+    from django.conf import settings
+
+    django.setup()
+    manifest = settings.STATIC_ROOT / "staticfiles.json"
+    sources = [p for p in settings.STATICFILES_DIRS[0].rglob("*") if p.is_file()]
+    newest = max(p.stat().st_mtime for p in sources)
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        from django.core.management import call_command
+
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_worker_connections(django_db_setup, django_db_blocker):
+    """Reply tasks write through asgiref's shared worker thread, which keeps its database
+    connection open; close it before the test database is dropped (PostgreSQL refuses to drop
+    a database in use)."""
+    yield
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        asyncio.run(sync_to_async(connections.close_all)())
+
+
+@pytest.fixture(scope="session")
+def fake_upstream_server():
+    server = FakeUpstream(host="127.0.0.1", port=0, token_delay_ms=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def fake_upstream(fake_upstream_server, settings):
+    """Every test talks to the fake upstream as a configured relay (not demo mode)."""
+    fake_upstream_server.reset()
+    settings.RESPONSES_API_KEY = "sk-test-secret-key-0123456789"
+    settings.RESPONSES_API_BASE_URL = fake_upstream_server.base_url
+    settings.DEMO_MODE = False
+    settings.UPSTREAM_MAX_RETRY_WAIT = 2.0
+    settings.REPLY_FLUSH_INTERVAL = 0.2
+    yield fake_upstream_server
+    fake_upstream_server.reset()
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password=PASSWORD)
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password=PASSWORD)
+
+
+@pytest.fixture
+def alice_client(alice):
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob):
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+TERMINAL = {s for s in Reply.Status.values if s not in Reply.GENERATING}
+
+
+async def wait_for_reply(reply_id, timeout: float = 10.0) -> Reply:
+    """Waits until a reply has ended (its task stored the outcome) and returns it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = await Reply.objects.aget(pk=reply_id)
+        if reply.status in TERMINAL:
+            return reply
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"reply {reply_id} still {reply.status} after {timeout}s")
+
+
+def wait_for_reply_sync(reply_id, timeout: float = 10.0) -> Reply:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = Reply.objects.get(pk=reply_id)
+        if reply.status in TERMINAL:
+            return reply
+        time.sleep(0.02)
+    raise AssertionError(f"reply {reply_id} still {reply.status} after {timeout}s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class UvicornThread:
+    """The site served by a real uvicorn (ASGI) in a thread of the test process, so it shares
+    the test database and settings."""
+
+    def __init__(self):
+        import uvicorn
+        from django.core.asgi import get_asgi_application
+
+        self.port = free_port()
+        config = uvicorn.Config(
+            get_asgi_application(),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    server = UvicornThread().start()
+    yield server
+    server.stop()

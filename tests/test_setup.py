@@ -1,0 +1,145 @@
+"""Configuration and first start: settings from the environment, the first administrator,
+no implicit staff, secure deployment settings and sessions (failure-cases.md 12, 16)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from conversations.models import User
+from tests.conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str, **env) -> str:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RESPONSES_", "OPENAI_", "DJANGO_"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "chatsite.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+SETTINGS_DUMP = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps([s.RESPONSES_API_KEY, s.RESPONSES_API_BASE_URL, "
+    "s.RESPONSES_MODELS, s.DEMO_MODE]))"
+)
+
+
+def test_relay_settings_come_from_the_environment_with_openai_fallbacks():
+    ours = json.loads(
+        run_python(
+            SETTINGS_DUMP,
+            RESPONSES_API_KEY="k1",
+            RESPONSES_API_BASE_URL="https://relay.example/v1/",
+            RESPONSES_MODELS="m1, m2",
+            OPENAI_API_KEY="ignored",
+        )
+    )
+    assert ours == ["k1", "https://relay.example/v1", ["m1", "m2"], False]
+    fallback = json.loads(
+        run_python(SETTINGS_DUMP, OPENAI_API_KEY="k2", OPENAI_BASE_URL="https://other.example/v1")
+    )
+    assert fallback == ["k2", "https://other.example/v1", ["gpt-5.5"], False]
+    demo = json.loads(run_python(SETTINGS_DUMP))
+    assert demo == ["", "https://api.elkapi.com/v1", ["gpt-5.5"], True]
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_DEBUG": "0",
+            "DJANGO_HTTPS": "1",
+            "DJANGO_SECRET_KEY": "q8Vt2-LmZ9pW4rKx7NcYb3HsJ6dFg0Ue1aTo5iQw_RzXvBnMk-e3Lp9Yq2",
+            "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_first_start_creates_one_administrator_and_prints_its_password(capsys):
+    call_command("ensure_admin")
+    out = capsys.readouterr().out
+    admin = User.objects.get()
+    assert admin.is_superuser and admin.is_staff
+    password = out.split("password: ")[1].split()[0]
+    assert admin.check_password(password)
+
+    call_command("ensure_admin")
+    assert capsys.readouterr().out == ""
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_createsuperuser_noinput_uses_the_standard_variables(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "boss")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-password-123")
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "boss@example.com")
+    call_command("createsuperuser", interactive=False, verbosity=0)
+    boss = User.objects.get(username="boss")
+    assert boss.is_superuser and boss.check_password("a-long-password-123")
+
+
+@pytest.mark.django_db
+def test_nobody_becomes_staff_implicitly(django_user_model):
+    first = django_user_model.objects.create_user("first", password=PASSWORD)
+    assert not first.is_staff and not first.is_superuser
+
+
+@pytest.mark.django_db
+def test_login_page_logs_in_and_rotates_the_session(alice):
+    client = Client()
+    page = client.get("/login/")
+    assert 'name="username"' in page.text and 'name="password"' in page.text
+    assert "Log in" in page.text
+    client.get("/")  # an anonymous session exists only if something was stored; force one:
+    session = client.session
+    session["probe"] = 1
+    session.save()
+    before = session.session_key
+    client.cookies["sessionid"] = before
+
+    response = client.post("/login/", {"username": "alice", "password": PASSWORD})
+
+    assert response.status_code == 302
+    after = client.cookies["sessionid"]
+    assert after.value != before
+    assert after["httponly"] and after["samesite"] == "Lax"
+
+
+@pytest.mark.django_db
+def test_there_is_no_sign_up(client):
+    assert client.get("/signup/").status_code == 404
+    assert client.get("/register/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_wrong_password_gets_a_plain_message(alice):
+    response = Client().post("/login/", {"username": "alice", "password": "wrong"})
+    assert response.status_code == 200
+    assert "correct username and password" in response.text

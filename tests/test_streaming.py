@@ -1,0 +1,168 @@
+"""The live reply over a real uvicorn server: generated independently of the browser, resumed
+without gaps or repeats, and framed for proxies (failure-cases.md 26, 27, 33, 34)."""
+
+import re
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+from django.test import Client
+
+from conversations.models import Reply
+from tests.conftest import wait_for_reply_sync
+
+TEXT = " ".join(f"word{i}" for i in range(60))
+
+
+@pytest.fixture
+def browser_session(asgi_server, alice):
+    """An httpx client logged in as alice against the real server."""
+    django_client = Client()
+    django_client.force_login(alice)
+    client = httpx.Client(base_url=asgi_server.url, timeout=10)
+    client.cookies.set("sessionid", django_client.cookies["sessionid"].value)
+    client.get("/")
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    yield client
+    client.close()
+
+
+def send(client, message="Hi", conversation=""):
+    response = client.post(
+        "/send/",
+        data={
+            "message": message,
+            "conversation": str(conversation),
+            "client_token": str(uuid.uuid4()),
+            "model": "gpt-5.5",
+            "truncation": "auto",
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200, response.text
+    return Reply.objects.order_by("-created_at").first()
+
+
+def read_events(response, until=None, limit=10.0):
+    """Collects SSE messages (data joined per message) until `until(messages)` or the end."""
+    messages, data, deadline = [], [], time.monotonic() + limit
+    for line in response.iter_lines():
+        if line.startswith("data: "):
+            data.append(line[6:])
+        elif line == "" and data:
+            messages.append("\n".join(data))
+            data = []
+            if until and until(messages):
+                break
+        if time.monotonic() > deadline:
+            break
+    return messages
+
+
+def test_stream_is_framed_for_proxies_and_ends_with_the_finished_reply(
+    browser_session, fake_upstream
+):
+    fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 10})
+    reply = send(browser_session)
+
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["x-accel-buffering"] == "no"
+        assert "content-encoding" not in response.headers
+        messages = read_events(response)
+
+    assert len(messages) >= 3  # snapshot, deltas or snapshots, final
+    assert f'hx-target="#reply-{reply.pk}-body"' in messages[0]
+    final = messages[-1]
+    assert f'hx-target="#reply-{reply.pk}" hx-swap="outerHTML"' in final
+    assert 'aria-busy="false"' in final and "word59" in final
+    assert wait_for_reply_sync(reply.pk).text == TEXT
+
+
+def test_closing_the_tab_neither_stops_nor_loses_the_reply(browser_session, fake_upstream):
+    fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 15})
+    reply = send(browser_session)
+
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        read_events(response, until=lambda m: len(m) >= 2)
+    # The connection is closed mid-reply.
+
+    stored = wait_for_reply_sync(reply.pk)
+    assert stored.status == Reply.Status.COMPLETED
+    assert stored.text == TEXT
+
+
+def test_reconnecting_mid_reply_shows_text_so_far_then_continues(browser_session, fake_upstream):
+    fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 20})
+    reply = send(browser_session)
+    time.sleep(0.4)
+
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        messages = read_events(response)
+
+    first = messages[0]
+    assert "word3 " in first or "word3<" in first  # the text so far, in the first message
+    body = re.sub(r"<[^>]+>", " ", messages[-1])
+    words = body.split()
+    assert [w for w in words if w.startswith("word")] == TEXT.split()  # no gap, no repeat
+    assert Reply.objects.filter(conversation_id=reply.conversation_id).count() == 1
+
+
+def test_keepalive_comments_flow_while_the_relay_is_silent(
+    browser_session, fake_upstream, settings
+):
+    settings.STREAM_KEEPALIVE_INTERVAL = 0.2
+    fake_upstream.queue({"behaviour": "stall_before", "seconds": 1.2, "text": "late"})
+    reply = send(browser_session)
+
+    pings = 0
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        for line in response.iter_lines():
+            if line.startswith(": ping"):
+                pings += 1
+            if 'aria-busy="false"' in line:
+                break
+    assert pings >= 2
+    assert wait_for_reply_sync(reply.pk).text == "late"
+
+
+def test_twenty_concurrent_replies_never_lock_the_database(
+    asgi_server, django_user_model, fake_upstream
+):
+    users = [django_user_model.objects.create_user(f"user{i}", password="x") for i in range(20)]
+    sessions = []
+    for user in users:
+        django_client = Client()
+        django_client.force_login(user)
+        client = httpx.Client(base_url=asgi_server.url, timeout=20)
+        client.cookies.set("sessionid", django_client.cookies["sessionid"].value)
+        client.get("/")
+        client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+        sessions.append(client)
+    fake_upstream.queue(*[{"behaviour": "ok", "text": TEXT, "delay_ms": 5}] * 20)
+    errors = []
+
+    def one(client):
+        try:
+            send(client)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(client,)) for client in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for client in sessions:
+        client.close()
+
+    assert errors == []
+    replies = list(Reply.objects.all())
+    assert len(replies) == 20
+    for reply in replies:
+        stored = wait_for_reply_sync(reply.pk, timeout=20)
+        assert stored.status == Reply.Status.COMPLETED, stored.error_detail
+        assert stored.text == TEXT
