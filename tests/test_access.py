@@ -185,3 +185,23 @@ def test_api_key_and_upstream_host_never_reach_the_browser(alice_client, alices_
         assert settings.RESPONSES_API_KEY.encode() not in response.content
         assert b"127.0.0.1:" not in response.content
         assert b"elkapi" not in response.content
+
+
+def test_every_page_has_a_strict_csp_with_a_fresh_nonce(alice_client, alices_reply, admin_client):
+    seen = set()
+    pages = [
+        alice_client.get("/"),
+        alice_client.get(f"/c/{alices_reply.conversation_id}/"),
+        Client().get("/login/"),
+        admin_client.get("/admin/"),
+    ]
+    for response in pages:
+        policy = response["Content-Security-Policy"]
+        assert "default-src 'self'" in policy
+        assert "img-src 'self' data:" in policy
+        assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        nonce = policy.split("'nonce-")[1].split("'")[0]
+        assert f'nonce="{nonce}"' in response.text
+        seen.add(nonce)
+    assert len(seen) == len(pages)
