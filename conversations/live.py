@@ -35,21 +35,20 @@ class LiveReply:
         return bool(self.text or self.reasoning or self.refusal)
 
     def add_text(self, text: str) -> None:
-        if self.first_token_at is None and text:
-            self.first_token_at = timezone.now()
         self.text += text
-        self._notify()
+        self._grew(text)
 
     def add_reasoning(self, text: str) -> None:
-        if self.first_token_at is None and text:
-            self.first_token_at = timezone.now()
         self.reasoning += text
-        self._notify()
+        self._grew(text)
 
     def add_refusal(self, text: str) -> None:
+        self.refusal += text
+        self._grew(text)
+
+    def _grew(self, text: str) -> None:
         if self.first_token_at is None and text:
             self.first_token_at = timezone.now()
-        self.refusal += text
         self._notify()
 
     def finish(self) -> None:
