@@ -17,5 +17,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("conversations.urls")),
 ]

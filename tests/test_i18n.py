@@ -1,0 +1,116 @@
+"""English and Simplified Chinese: the language follows the browser, a switcher changes and
+remembers it, and no visible string of the interface is left untranslated."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.test import Client
+
+from conversations.models import Conversation, Reply
+
+pytestmark = pytest.mark.django_db
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
+# Words that are the same in both languages: names, model ids, the language's own name.
+ALLOWED_LATIN = {"Top", "p", "gpt", "English", "alice", "token", "API", "AI", "ID"}
+
+
+class VisibleText(HTMLParser):
+    """Collects text a reader sees: text nodes (outside script/style) and labels in attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.texts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in {"script", "style"}:
+            self._skip += 1
+        for name, value in attrs:
+            if name in {"placeholder", "aria-label", "title", "alt"} and value:
+                self.texts.append(value)
+            if name.startswith("data-") and name.endswith("-label") and value:
+                self.texts.append(value)
+
+    def handle_endtag(self, tag):
+        if tag in {"script", "style"}:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.texts.append(data.strip())
+
+
+def untranslated(html: str, also_allowed=()) -> list[str]:
+    parser = VisibleText()
+    parser.feed(html)
+    allowed = ALLOWED_LATIN | set(also_allowed)
+    ids = re.compile(r"\b[0-9a-f]{8}\b")  # reference ids of replies
+    return [
+        text for text in parser.texts
+        if any(word not in allowed for word in re.findall(r"[A-Za-z]{2,}", ids.sub("", text)))
+    ]
+
+
+@pytest.fixture
+def conversation_with_every_kind_of_reply(alice):
+    conversation = Conversation.objects.create(owner=alice, title="季度计划", model="gpt-5.5")
+    for position, (status, code, message) in enumerate([
+        (Reply.Status.COMPLETED, "", ""),
+        (Reply.Status.CANCELLED, "", ""),
+        (Reply.Status.FAILED, "rate_limited",
+         "The AI service is busy right now. Please wait a minute and try again."),
+    ]):
+        Reply.objects.create(
+            conversation=conversation, user=alice, position=position, user_input="你好",
+            text="回答", status=status, error_code=code, error_message=message, model="gpt-5.5",
+        )
+    return conversation
+
+
+def test_pages_follow_the_browser_language_with_nothing_left_in_english(
+    alice_client, conversation_with_every_kind_of_reply, alice
+):
+    c = conversation_with_every_kind_of_reply
+    pages = {
+        "/": alice_client.get("/", headers=ZH),
+        f"/c/{c.pk}/": alice_client.get(f"/c/{c.pk}/", headers=ZH),
+        f"/c/{c.pk}/delete/": alice_client.get(f"/c/{c.pk}/delete/", headers=ZH),
+        "/login/": Client().get("/login/", headers=ZH),
+    }
+    for url, response in pages.items():
+        assert response.status_code == 200
+        assert '<html lang="zh-hans">' in response.text, url
+        leftovers = untranslated(response.text)
+        assert leftovers == [], (url, leftovers)
+    chat = pages[f"/c/{c.pk}/"].text
+    assert "AI 服务现在很忙" in chat  # a stored English error sentence, shown in Chinese
+    assert "发送" in chat and "重试" in chat and "对话设置" in chat
+
+
+def test_english_is_the_default(alice_client):
+    page = alice_client.get("/", headers={"Accept-Language": "fr"}).text
+    assert '<html lang="en">' in page and "New chat" in page
+
+
+def test_the_switcher_changes_and_remembers_the_language(alice_client):
+    response = alice_client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    assert response.status_code == 302
+    assert "新对话" in alice_client.get("/").text
+    alice_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "New chat" in alice_client.get("/").text
+
+
+def test_the_compiled_catalogue_translates_every_message_of_the_source():
+    import gettext
+    from pathlib import Path
+
+    po = Path(__file__).resolve().parent.parent / "locale/zh_Hans/LC_MESSAGES/django.po"
+    msgids = [
+        "".join(re.findall(r'"(.*)"', block.split("msgstr")[0])).replace('\\"', '"')
+        for block in po.read_text().split("\n\n")[1:]
+        if "msgid" in block and not block.lstrip().startswith("#~")
+    ]
+    with po.with_suffix(".mo").open("rb") as mo:
+        catalogue = gettext.GNUTranslations(mo)
+    missing = [msgid for msgid in msgids if catalogue.gettext(msgid) == msgid]
+    assert len(msgids) > 100 and missing == []
