@@ -46,7 +46,8 @@ def untranslated(html: str, also_allowed=()) -> list[str]:
     allowed = ALLOWED_LATIN | set(also_allowed)
     ids = re.compile(r"\b[0-9a-f]{8}\b")  # reference ids of replies
     return [
-        text for text in parser.texts
+        text
+        for text in parser.texts
         if any(word not in allowed for word in re.findall(r"[A-Za-z]{2,}", ids.sub("", text)))
     ]
 
@@ -54,15 +55,27 @@ def untranslated(html: str, also_allowed=()) -> list[str]:
 @pytest.fixture
 def conversation_with_every_kind_of_reply(alice):
     conversation = Conversation.objects.create(owner=alice, title="季度计划", model="gpt-5.5")
-    for position, (status, code, message) in enumerate([
-        (Reply.Status.COMPLETED, "", ""),
-        (Reply.Status.CANCELLED, "", ""),
-        (Reply.Status.FAILED, "rate_limited",
-         "The AI service is busy right now. Please wait a minute and try again."),
-    ]):
+    for position, (status, code, message) in enumerate(
+        [
+            (Reply.Status.COMPLETED, "", ""),
+            (Reply.Status.CANCELLED, "", ""),
+            (
+                Reply.Status.FAILED,
+                "rate_limited",
+                "The AI service is busy right now. Please wait a minute and try again.",
+            ),
+        ]
+    ):
         Reply.objects.create(
-            conversation=conversation, user=alice, position=position, user_input="你好",
-            text="回答", status=status, error_code=code, error_message=message, model="gpt-5.5",
+            conversation=conversation,
+            user=alice,
+            position=position,
+            user_input="你好",
+            text="回答",
+            status=status,
+            error_code=code,
+            error_message=message,
+            model="gpt-5.5",
         )
     return conversation
 

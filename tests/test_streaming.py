@@ -45,14 +45,17 @@ def send(client, message="Hi", conversation=""):
     return Reply.objects.order_by("-created_at").first()
 
 
-def read_events(response, until=None, limit=10.0):
-    """Collects SSE messages (data joined per message) until `until(messages)` or the end."""
+def read_events(response, until=None, limit=10.0, times=None):
+    """Collects SSE messages (data joined per message) until `until(messages)` or the end;
+    `times` gets each message's arrival time."""
     messages, data, deadline = [], [], time.monotonic() + limit
     for line in response.iter_lines():
         if line.startswith("data: "):
             data.append(line[6:])
         elif line == "" and data:
             messages.append("\n".join(data))
+            if times is not None:
+                times.append(time.monotonic())
             data = []
             if until and until(messages):
                 break
@@ -62,24 +65,30 @@ def read_events(response, until=None, limit=10.0):
 
 
 def test_stream_is_framed_for_proxies_and_ends_with_the_finished_reply(
-    browser_session, fake_upstream
+    browser_session, fake_upstream, settings
 ):
     fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 10})
     reply = send(browser_session)
 
+    opened = time.monotonic()
     with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-cache"
         assert response.headers["x-accel-buffering"] == "no"
         assert "content-encoding" not in response.headers
-        messages = read_events(response)
+        times = []
+        messages = read_events(response, times=times)
 
+    # 60 words 10 ms apart: the first words arrive long before the reply ends (no buffering).
+    first_words = next(i for i, m in enumerate(messages) if "word" in m)
+    assert times[first_words] - opened < (times[-1] - opened) / 2
     assert len(messages) >= 3  # snapshot, deltas or snapshots, final
     assert f'hx-target="#reply-{reply.pk}-body"' in messages[0]
     final = messages[-1]
     assert f'hx-target="#reply-{reply.pk}" hx-swap="outerHTML"' in final
     assert 'aria-busy="false"' in final and "word59" in final
     assert wait_for_reply_sync(reply.pk).text == TEXT
+    assert settings.RESPONSES_API_KEY not in "".join(messages)
 
 
 def test_closing_the_tab_neither_stops_nor_loses_the_reply(browser_session, fake_upstream):

@@ -168,3 +168,40 @@ async def test_reasoning_summary_is_stored_apart(alice, fake_upstream):
     assert reply.reasoning_summary == "Thinking it over."
     assert reply.text == TEXT
     assert fake_upstream.requests[0]["json"]["reasoning"] == {"effort": "low", "summary": "auto"}
+
+
+async def test_upstream_down_fails_clearly_after_retries(alice, fake_upstream, settings):
+    settings.RESPONSES_API_BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens there
+    client = await logged_in(alice)
+
+    await send(client, "Anyone?")
+    reply = await wait_for_reply((await latest_reply(alice)).pk)
+
+    assert reply.status == Reply.Status.FAILED
+    assert reply.error_code == "network"
+    assert reply.attempts == 0 or reply.user_input == "Anyone?"
+    assert "127.0.0.1" not in reply.error_message
+
+
+async def test_api_key_and_upstream_body_stay_out_of_the_log_and_the_user_message(
+    alice, fake_upstream, caplog, settings
+):
+    fake_upstream.queue(
+        {
+            "behaviour": "http_error",
+            "status": 400,
+            "message": "Bad key sk-leak in body",
+            "code": "invalid_value",
+        }
+    )
+    client = await logged_in(alice)
+    with caplog.at_level("DEBUG"):
+        await send(client, "Hi")
+        reply = await wait_for_reply((await latest_reply(alice)).pk)
+
+    assert settings.RESPONSES_API_KEY not in caplog.text
+    assert str(reply.pk) in caplog.text  # the log line names the reply, for the reference id
+    assert "sk-leak" not in reply.error_message
+    assert fake_upstream.requests[0]["headers"]["authorization"] == (
+        f"Bearer {settings.RESPONSES_API_KEY}"
+    )
