@@ -20,11 +20,12 @@ def fill(po_text: str, translations: dict[str, str]) -> tuple[str, list[str]]:
         if not match:
             out.append(block)
             continue
-        msgid = _unquote(match.group(1).split("\n")[:-1] if match.group(1).endswith("\n") else match.group(1).split("\n"))
+        msgid = _unquote([line for line in match.group(1).split("\n") if line])
         msgstr = _unquote([line for line in match.group(2).split("\n") if line])
         if msgid and not msgstr:
             if msgid in translations:
-                block = block[: match.start(2)] + json.dumps(translations[msgid], ensure_ascii=False)
+                translated = json.dumps(translations[msgid], ensure_ascii=False)
+                block = block[: match.start(2)] + translated
             else:
                 missing.append(msgid)
         out.append(block)
