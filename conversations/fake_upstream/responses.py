@@ -29,7 +29,12 @@ class Turn:
     reasoning_pieces: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.pieces = split_pieces(self.text)
+        # `piece_chars=N` cuts the text into N-character deltas (splits words and tags).
+        size = int(self.behaviour.params.get("piece_chars") or 0)
+        if size > 0:
+            self.pieces = [self.text[i : i + size] for i in range(0, len(self.text), size)]
+        else:
+            self.pieces = split_pieces(self.text)
         self.reasoning_pieces = split_pieces(self.reasoning)
 
     @property

@@ -50,7 +50,9 @@ async def _with_final(request, reply: Reply, events):
 def _final_message(request, reply_id) -> bytes:
     reply = Reply.objects.select_related("conversation").get(pk=reply_id)
     html = render_to_string("conversations/chat.html#reply", {"reply": reply}, request=request)
-    return sse.message(sse.partial(f"reply-{reply.pk}", html, "outerHTML"))
+    # The reply has ended, so a "still being written" notice under the box is out of date.
+    clear_notice = sse.partial("composer-error", "")
+    return sse.message(sse.partial(f"reply-{reply.pk}", html, "outerHTML") + clear_notice)
 
 
 def _snapshot(reply_id, html: str, reasoning: str) -> bytes:
