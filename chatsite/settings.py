@@ -185,6 +185,15 @@ STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
 # A reply whose worker has been silent this long is taken as lost and marked interrupted.
 REPLY_STALE_AFTER = env_float("REPLY_STALE_AFTER", 60.0)
 
+# --- Usage limits (per user; quotas per month are set in the admin) --------------------------
+MAX_CONCURRENT_REPLIES = env_int("MAX_CONCURRENT_REPLIES", 3)
+MAX_SENDS_PER_MINUTE = env_int("MAX_SENDS_PER_MINUTE", 20)
+# Output tokens held against a quota while a reply generates, when the conversation sets no
+# max_output_tokens; under a limit, the request's max_output_tokens is capped at what is held.
+QUOTA_RESERVE_OUTPUT_TOKENS = env_int("QUOTA_RESERVE_OUTPUT_TOKENS", 16384)
+# Below this much room for output, a send is refused as over quota.
+QUOTA_MIN_OUTPUT_TOKENS = env_int("QUOTA_MIN_OUTPUT_TOKENS", 256)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

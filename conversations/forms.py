@@ -5,11 +5,11 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from conversations.models import Conversation
+from conversations.models import AIModel, Conversation
 
 
 def model_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in settings.RESPONSES_MODELS]
+    return AIModel.choices()
 
 
 class ConversationSettingsForm(forms.Form):
@@ -68,7 +68,7 @@ class ConversationSettingsForm(forms.Form):
     @classmethod
     def for_conversation(cls, conversation: Conversation | None, **kwargs):
         if conversation is None:
-            return cls(initial={"model": settings.RESPONSES_MODELS[0]}, **kwargs)
+            return cls(initial={"model": AIModel.default_model_id()}, **kwargs)
         return cls(initial={name: getattr(conversation, name) for name in cls.SETTINGS}, **kwargs)
 
     def apply_to(self, conversation: Conversation) -> None:

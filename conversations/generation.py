@@ -20,7 +20,7 @@ from conversations import live as live_registry
 from conversations import upstream
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import LiveReply
-from conversations.models import Conversation, Reply
+from conversations.models import Conversation, Reply, Reservation
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
 
@@ -99,6 +99,10 @@ def _begin(reply_id) -> dict[str, Any]:
         if reply is None:
             return {}
         payload = build_payload(reply, reply.conversation)
+        held = Reservation.objects.filter(reply=reply).values_list("max_output_tokens", flat=True)
+        if (cap := held.first()) is not None:
+            # Under a quota the relay may write no more than the reservation holds.
+            payload["max_output_tokens"] = min(payload.get("max_output_tokens", cap), cap)
         now = timezone.now()
         Reply.objects.filter(pk=reply_id).update(
             status=Reply.Status.IN_PROGRESS,
@@ -318,6 +322,9 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
     with transaction.atomic():
         Reply.objects.filter(pk=live.reply_id).update(**fields)
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
+        reply = Reply.objects.select_related("user").filter(pk=live.reply_id).first()
+        if reply is not None:
+            reply.bill()
     log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)
 
 

@@ -55,6 +55,8 @@ def interrupt(reply: Reply, code: str = "server_restart") -> bool:
         )
     with transaction.atomic():
         changed = Reply.objects.generating().filter(pk=reply.pk).update(**fields)
+        if changed:
+            Reply.objects.get(pk=reply.pk).bill()
     if changed:
         log.warning("reply %s marked interrupted (%s)", reply.pk, code)
     return bool(changed)

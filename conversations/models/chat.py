@@ -1,6 +1,7 @@
 """Users, conversations and the replies (responses) generated in them, with the rules that
 keep them consistent: one reply generating per conversation, one message per submitted form."""
 
+import math
 import uuid
 from datetime import timedelta
 
@@ -11,6 +12,17 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from conversations.models.usage import (
+    AIModel,
+    Limits,
+    QuotaPolicy,
+    RateLimited,
+    Reservation,
+    UsageEntry,
+    UsageMonth,
+    month_start,
+)
 
 
 class User(AbstractUser):
@@ -143,20 +155,40 @@ class ReplyQuerySet(models.QuerySet):
 
     def submit(self, owner, conversation: Conversation, user_input: str, client_token):
         """Adds a turn unless this form was submitted before. Returns (reply, created).
-        Raises ConversationBusy when a reply is still generating in the conversation."""
+        In one transaction: the per-user limits are checked and the reply's worst case is
+        reserved against the monthly quota. Raises ConversationBusy (a reply is generating in
+        the conversation), RateLimited or QuotaExceeded."""
         existing = self.filter(user=owner, client_token=client_token).first()
         if existing is not None:
             return existing, False
+        limits = QuotaPolicy.limits_for(owner)
         try:
             with transaction.atomic():
+                usage = UsageMonth.locked(owner, month_start())
+                _check_rates(owner, limits)
                 if conversation._state.adding:
                     conversation.save()
-                return conversation.add_turn(user_input, client_token), True
+                reply = conversation.add_turn(user_input, client_token)
+                Reservation.hold(reply, usage, limits)
+                return reply, True
         except IntegrityError:
             existing = self.filter(user=owner, client_token=client_token).first()
             if existing is not None:
                 return existing, False
             raise ConversationBusy from None
+
+
+def _check_rates(owner, limits: Limits) -> None:
+    """Replies generating at once and sends in the last minute, counted under the user's lock."""
+    replies = Reply.objects.filter(user=owner)
+    if replies.generating().count() >= limits.max_concurrent:
+        raise RateLimited("concurrent", retry_after=5)
+    minute_ago = timezone.now() - timedelta(seconds=60)
+    recent = replies.filter(created_at__gte=minute_ago).order_by("created_at")
+    if recent.count() >= limits.sends_per_minute:
+        oldest = recent.values_list("created_at", flat=True).first()
+        wait = 60 - (timezone.now() - oldest).total_seconds()
+        raise RateLimited("per_minute", retry_after=max(1, math.ceil(wait)))
 
 
 class Reply(models.Model):
@@ -230,6 +262,9 @@ class Reply(models.Model):
     total_tokens = models.PositiveIntegerField(null=True, blank=True)
     usage_estimated = models.BooleanField(default=False)
     usage_raw = models.JSONField(null=True, blank=True)
+    # Computed when the reply is recorded, at that moment's prices (None: price not set).
+    cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=6, null=True, blank=True)
+    cost_currency = models.CharField(max_length=3, blank=True)
 
     # Timings, and the heartbeat of the worker generating it (to find replies a crash left).
     created_at = models.DateTimeField(default=timezone.now)
@@ -285,11 +320,15 @@ class Reply(models.Model):
 
     def retry(self) -> "Reply":
         """A new attempt at the same message in the same place; this one stays as history.
-        Raises ConversationBusy when a reply is generating in the conversation."""
+        Checked and reserved like a send. Raises ConversationBusy, RateLimited or
+        QuotaExceeded."""
+        limits = QuotaPolicy.limits_for(self.user)
         try:
             with transaction.atomic():
+                usage = UsageMonth.locked(self.user, month_start())
+                _check_rates(self.user, limits)
                 Reply.objects.filter(pk=self.pk).update(is_latest=False)
-                return Reply.objects.create(
+                reply = Reply.objects.create(
                     conversation=self.conversation,
                     user=self.user,
                     position=self.position,
@@ -297,8 +336,44 @@ class Reply(models.Model):
                     model=self.conversation.model,
                     retry_of=self,
                 )
+                Reservation.hold(reply, usage, limits)
+                return reply
         except IntegrityError:
             raise ConversationBusy from None
+
+    def bill(self) -> None:
+        """Prices the recorded usage at today's prices and settles the reply's reservation (or
+        releases it when the relay never started the reply). Safe to call twice."""
+        reservation = Reservation.objects.filter(reply=self, state=Reservation.State.OPEN).first()
+        if reservation is None:
+            return
+        if not self.has_usage:
+            reservation.release()
+            return
+        model = AIModel.for_model_id(self.model)
+        input_tokens, output_tokens = self.input_tokens or 0, self.output_tokens or 0
+        cached = self.input_cached_tokens or 0
+        cost = model.cost_of(input_tokens, cached, output_tokens) if model else None
+        currency = model.currency if cost is not None else ""
+        Reply.objects.filter(pk=self.pk).update(cost=cost, cost_currency=currency)
+        group = self.user.groups.order_by("name").values_list("name", flat=True).first()
+        reservation.settle(
+            UsageEntry(
+                reply=self,
+                conversation_id=self.conversation_id,
+                group_name=group or "",
+                model=self.model,
+                input_tokens=input_tokens,
+                cached_tokens=cached,
+                output_tokens=output_tokens,
+                reasoning_tokens=self.reasoning_tokens or 0,
+                total_tokens=self.total_tokens or input_tokens + output_tokens,
+                cost=cost,
+                currency=currency,
+                estimated=self.usage_estimated,
+                created_at=self.finished_at or timezone.now(),
+            )
+        )
 
     def is_stale(self, now=None) -> bool:
         """True when a generating reply's worker has stopped beating (a crash or a restart)."""

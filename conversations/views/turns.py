@@ -10,16 +10,34 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from conversations import generation, live
 from conversations.forms import SendForm, first_error
-from conversations.models import Conversation, ConversationBusy, Reply
+from conversations.models import (
+    Conversation,
+    ConversationBusy,
+    QuotaExceeded,
+    RateLimited,
+    Reply,
+)
 from conversations.recovery import interrupt
 from conversations.views.lookups import get_conversation_for_user, get_reply_for_user
 from conversations.views.pages import chat_context, sidebar_conversations
 
+QUOTA_MESSAGE = gettext_lazy(
+    "You have used this month's quota. It renews on %(date)s; until then, ask your "
+    "administrator if you need more."
+)
+CONCURRENT_MESSAGE = gettext_lazy(
+    "You already have several replies being written. Wait for one to finish (about "
+    "%(seconds)s seconds) and send again."
+)
+PER_MINUTE_MESSAGE = gettext_lazy(
+    "You are sending messages faster than allowed. Please wait %(seconds)s seconds and send again."
+)
 BUSY_MESSAGE = gettext_lazy(
     "A reply is still being written in this conversation. "
     "Wait for it to finish or stop it, then send again."
@@ -40,11 +58,32 @@ async def send(request):
             user, form.cleaned_data["conversation"]
         )
         return await _composer_error(request, conversation, form, str(BUSY_MESSAGE), 409)
+    except (RateLimited, QuotaExceeded) as refusal:
+        conversation = await sync_to_async(_conversation_or_none)(user, form)
+        return await _limit_error(request, conversation, form, refusal)
     if created:
         generation.start(reply.id, conversation.id)
     if not request.htmx:
         return redirect(conversation)
     return await sync_to_async(_sent_fragment)(request, conversation, reply)
+
+
+def _conversation_or_none(user, form: SendForm) -> Conversation | None:
+    conversation_id = form.cleaned_data["conversation"]
+    return get_conversation_for_user(user, conversation_id) if conversation_id else None
+
+
+async def _limit_error(request, conversation, form, refusal: RateLimited | QuotaExceeded):
+    """429 with Retry-After for rate limits; 403 for a spent monthly quota. The text stays."""
+    if isinstance(refusal, QuotaExceeded):
+        message = str(QUOTA_MESSAGE) % {"date": date_format(refusal.resets_on, "DATE_FORMAT")}
+        return await _composer_error(request, conversation, form, message, 403)
+    message = CONCURRENT_MESSAGE if refusal.reason == "concurrent" else PER_MINUTE_MESSAGE
+    response = await _composer_error(
+        request, conversation, form, str(message) % {"seconds": refusal.retry_after}, 429
+    )
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 def _submit(user, form: SendForm) -> tuple[Conversation, Reply, bool]:
@@ -124,6 +163,8 @@ async def retry(request, reply_id: uuid.UUID):
         new_reply = await sync_to_async(reply.retry)()
     except ConversationBusy:
         return await _composer_error(request, reply.conversation, None, str(BUSY_MESSAGE), 409)
+    except (RateLimited, QuotaExceeded) as refusal:
+        return await _limit_error(request, reply.conversation, None, refusal)
     generation.start(new_reply.id, reply.conversation_id)
     if not request.htmx:
         return redirect(reply.conversation)

@@ -1,0 +1,424 @@
+"""Usage accounting: the model catalogue with prices, monthly quotas (a default, per group, per
+user), the reservation taken before a reply starts and settled when it ends, and the ledger
+(one immutable entry per billed reply) whose sums are the totals shown everywhere."""
+
+import datetime
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from conversations.tokens import estimate_tokens
+
+MILLION = Decimal(1_000_000)
+CENT_FRACTION = Decimal("0.000001")
+ZERO = Decimal(0)
+
+
+def month_start(moment: datetime.datetime | None = None) -> datetime.date:
+    """The first day of the month (in the site's time zone) that quotas and reports use."""
+    return timezone.localdate(moment or timezone.now()).replace(day=1)
+
+
+def next_month(month: datetime.date) -> datetime.date:
+    return (month.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+
+
+class QuotaExceeded(Exception):
+    """The user's monthly limit has no room for this reply."""
+
+    def __init__(self, resets_on: datetime.date):
+        self.resets_on = resets_on
+        super().__init__(f"monthly quota reached; resets on {resets_on}")
+
+
+class RateLimited(Exception):
+    """Too many replies at once or sends per minute; retry after `retry_after` seconds."""
+
+    def __init__(self, reason: str, retry_after: int):
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(f"{reason}; retry after {retry_after}s")
+
+
+PRICE = {"max_digits": 12, "decimal_places": 6, "null": True, "blank": True}
+
+
+class AIModel(models.Model):
+    """A model staff may pick, with its prices per million tokens. When the catalogue is empty
+    the RESPONSES_MODELS list is used; `seed_from_settings` copies that list in."""
+
+    model_id = models.CharField(_("model id"), max_length=100, unique=True)
+    display_name = models.CharField(_("display name"), max_length=100, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    sort_order = models.IntegerField(_("sort order"), default=0)
+    input_price = models.DecimalField(_("input price per million tokens"), **PRICE)
+    cached_input_price = models.DecimalField(_("cached input price per million tokens"), **PRICE)
+    output_price = models.DecimalField(_("output price per million tokens"), **PRICE)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+
+    class Meta:
+        verbose_name = _("model")
+        verbose_name_plural = _("models")
+        ordering = ["sort_order", "model_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(input_price__isnull=True) | Q(input_price__gte=0))
+                & (Q(cached_input_price__isnull=True) | Q(cached_input_price__gte=0))
+                & (Q(output_price__isnull=True) | Q(output_price__gte=0)),
+                name="aimodel_prices_not_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.model_id
+
+    @property
+    def has_price(self) -> bool:
+        return self.input_price is not None and self.output_price is not None
+
+    def cost_of(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> Decimal | None:
+        """The cost of a reply at today's prices; None when the price is not set. Reasoning
+        tokens are part of output_tokens and bill as output. Never negative."""
+        if not self.has_price:
+            return None
+        input_tokens = max(input_tokens, 0)
+        cached = min(max(cached_tokens, 0), input_tokens)
+        cached_rate = (
+            self.input_price if self.cached_input_price is None else self.cached_input_price
+        )
+        cost = (
+            Decimal(input_tokens - cached) * max(self.input_price, ZERO)
+            + Decimal(cached) * max(cached_rate, ZERO)
+            + Decimal(max(output_tokens, 0)) * max(self.output_price, ZERO)
+        ) / MILLION
+        return max(cost, ZERO).quantize(CENT_FRACTION, rounding=ROUND_HALF_UP)
+
+    @classmethod
+    def for_model_id(cls, model_id: str) -> "AIModel | None":
+        return cls.objects.filter(model_id=model_id).first()
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        catalogue = [(m.model_id, str(m)) for m in cls.objects.filter(enabled=True)]
+        return catalogue or [(name, name) for name in settings.RESPONSES_MODELS]
+
+    @classmethod
+    def default_model_id(cls) -> str:
+        return cls.choices()[0][0]
+
+    @classmethod
+    def seed_from_settings(cls) -> int:
+        """Adds the RESPONSES_MODELS list to the catalogue (without prices). Idempotent."""
+        created = 0
+        for order, name in enumerate(settings.RESPONSES_MODELS):
+            created += cls.objects.get_or_create(model_id=name, defaults={"sort_order": order})[1]
+        return created
+
+
+@dataclass(frozen=True)
+class Limits:
+    tokens: int | None = None
+    cost: Decimal | None = None
+    exempt: bool = False
+    max_concurrent: int = 3
+    sends_per_minute: int = 20
+
+    @property
+    def unlimited(self) -> bool:
+        return self.exempt or (self.tokens is None and self.cost is None)
+
+
+class QuotaPolicy(models.Model):
+    """Monthly limits in tokens and/or cost, and rate limits. The most specific policy wins:
+    a user's own, else their groups' (the most generous of them), else the default."""
+
+    class Scope(models.TextChoices):
+        DEFAULT = "default", _("Everyone (default)")
+        GROUP = "group", _("Group (department)")
+        USER = "user", _("User")
+
+    scope = models.CharField(_("applies to"), max_length=10, choices=Scope.choices)
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
+    )
+    monthly_token_limit = models.PositiveBigIntegerField(
+        _("monthly token limit"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
+    monthly_cost_limit = models.DecimalField(
+        _("monthly cost limit"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("In the catalogue's currency. Empty: no limit."),
+    )
+    exempt = models.BooleanField(_("exempt from monthly limits"), default=False)
+    max_concurrent_replies = models.PositiveSmallIntegerField(
+        _("replies generating at once"), null=True, blank=True
+    )
+    max_sends_per_minute = models.PositiveSmallIntegerField(
+        _("sends per minute"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("quota")
+        verbose_name_plural = _("quotas")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope"], condition=Q(scope="default"), name="one_default_quota"
+            ),
+            models.UniqueConstraint(
+                fields=["group"], condition=Q(scope="group"), name="one_quota_per_group"
+            ),
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(scope="user"), name="one_quota_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(scope="default", group__isnull=True, user__isnull=True)
+                | Q(scope="group", group__isnull=False, user__isnull=True)
+                | Q(scope="user", group__isnull=True, user__isnull=False),
+                name="quota_scope_matches_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_cost_limit__isnull=True) | Q(monthly_cost_limit__gte=0),
+                name="quota_cost_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = self.user or self.group or _("everyone")
+        return f"{self.get_scope_display()}: {target}"
+
+    @classmethod
+    def limits_for(cls, user) -> Limits:
+        """One query, whatever the history's size."""
+        policies = list(
+            cls.objects.filter(
+                Q(scope=cls.Scope.USER, user_id=user.pk)
+                | Q(scope=cls.Scope.GROUP, group__user=user.pk)
+                | Q(scope=cls.Scope.DEFAULT)
+            ).distinct()
+        )
+        mine = [p for p in policies if p.scope == cls.Scope.USER]
+        groups = [p for p in policies if p.scope == cls.Scope.GROUP]
+        default = [p for p in policies if p.scope == cls.Scope.DEFAULT]
+        chosen = mine or groups or default
+        if not chosen:
+            return Limits(
+                max_concurrent=settings.MAX_CONCURRENT_REPLIES,
+                sends_per_minute=settings.MAX_SENDS_PER_MINUTE,
+            )
+        return Limits(
+            tokens=_most_generous([p.monthly_token_limit for p in chosen]),
+            cost=_most_generous([p.monthly_cost_limit for p in chosen]),
+            exempt=any(p.exempt for p in chosen),
+            max_concurrent=_most_generous(
+                [p.max_concurrent_replies for p in chosen], settings.MAX_CONCURRENT_REPLIES
+            ),
+            sends_per_minute=_most_generous(
+                [p.max_sends_per_minute for p in chosen], settings.MAX_SENDS_PER_MINUTE
+            ),
+        )
+
+
+def _most_generous(values, unset=None):
+    """None means "no limit" (or "use the site default" when `unset` is given)."""
+    values = [unset if v is None else v for v in values]
+    if any(v is None for v in values):
+        return None
+    return max(values)
+
+
+class UsageMonth(models.Model):
+    """Running totals of one user's month, kept equal to the ledger's sums: the quota check
+    reads this one row instead of the history."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    month = models.DateField()
+    tokens_used = models.PositiveBigIntegerField(default=0)
+    cost_used = models.DecimalField(max_digits=14, decimal_places=6, default=ZERO)
+    tokens_reserved = models.PositiveBigIntegerField(default=0)
+    cost_reserved = models.DecimalField(max_digits=14, decimal_places=6, default=ZERO)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "month"], name="one_usage_row_per_user_month"),
+            models.CheckConstraint(
+                condition=Q(cost_used__gte=0, cost_reserved__gte=0),
+                name="usage_month_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.month:%Y-%m}"
+
+    @classmethod
+    def locked(cls, user, month: datetime.date) -> "UsageMonth":
+        """The row, locked for this transaction (PostgreSQL row lock; SQLite's IMMEDIATE
+        transactions already hold the write lock)."""
+        cls.objects.get_or_create(user=user, month=month)
+        return cls.objects.select_for_update().get(user=user, month=month)
+
+
+class Reservation(models.Model):
+    """The worst case of one reply, held against the quota while it generates; settled to the
+    real usage, or released, exactly once."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        SETTLED = "settled", _("Settled")
+        RELEASED = "released", _("Released")
+
+    reply = models.OneToOneField(
+        "conversations.Reply", null=True, on_delete=models.SET_NULL, related_name="reservation"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    month = models.DateField()
+    tokens = models.PositiveBigIntegerField()
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=ZERO)
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state"], name="reservation_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.tokens} tokens for {self.user} ({self.state})"
+
+    @classmethod
+    def hold(cls, reply, usage: UsageMonth, limits: Limits) -> "Reservation":
+        """Reserves the reply's worst case (its input estimate plus the output it may write)
+        on the user's locked month row. Under a limit, the output allowed shrinks to the room
+        left; with less room than QUOTA_MIN_OUTPUT_TOKENS, QuotaExceeded."""
+        input_tokens = context_tokens(reply)
+        output_tokens = reply.conversation.max_output_tokens or settings.QUOTA_RESERVE_OUTPUT_TOKENS
+        model = AIModel.for_model_id(reply.model)
+        limited = not limits.unlimited
+        if limited:
+            affordable = _affordable_output(usage, limits, model, input_tokens)
+            if affordable is not None and affordable < settings.QUOTA_MIN_OUTPUT_TOKENS:
+                raise QuotaExceeded(next_month(usage.month))
+            if affordable is not None:
+                output_tokens = min(output_tokens, affordable)
+        cost = (model.cost_of(input_tokens, 0, output_tokens) if model else None) or ZERO
+        tokens = input_tokens + output_tokens
+        UsageMonth.objects.filter(pk=usage.pk).update(
+            tokens_reserved=F("tokens_reserved") + tokens, cost_reserved=F("cost_reserved") + cost
+        )
+        return cls.objects.create(
+            reply=reply,
+            user_id=reply.user_id,
+            month=usage.month,
+            tokens=tokens,
+            cost=cost,
+            max_output_tokens=output_tokens if limited else None,
+        )
+
+    def _close(self, state: str) -> bool:
+        """Moves an open reservation to `state` and gives back what it held; False if it was
+        already closed (so nothing is ever counted twice)."""
+        closed = Reservation.objects.filter(pk=self.pk, state=self.State.OPEN).update(
+            state=state, closed_at=timezone.now()
+        )
+        if closed:
+            UsageMonth.objects.filter(user_id=self.user_id, month=self.month).update(
+                tokens_reserved=F("tokens_reserved") - self.tokens,
+                cost_reserved=F("cost_reserved") - self.cost,
+            )
+        return bool(closed)
+
+    @transaction.atomic
+    def release(self) -> bool:
+        return self._close(self.State.RELEASED)
+
+    @transaction.atomic
+    def settle(self, entry: "UsageEntry") -> bool:
+        """Charges the real usage (the ledger entry) and gives back the reservation."""
+        if not self._close(self.State.SETTLED):
+            return False
+        entry.user_id, entry.month = self.user_id, self.month
+        entry.save()
+        UsageMonth.objects.filter(user_id=self.user_id, month=self.month).update(
+            tokens_used=F("tokens_used") + entry.total_tokens,
+            cost_used=F("cost_used") + (entry.cost or ZERO),
+        )
+        return True
+
+
+def context_tokens(reply) -> int:
+    """Input tokens the relay will count for this turn: the instructions and message, plus the
+    context it prepends (the previous turn's input and output, or the history's estimate)."""
+    conversation = reply.conversation
+    tokens = estimate_tokens(conversation.instructions) + estimate_tokens(reply.user_input)
+    previous = conversation.visible_replies().filter(position__lt=reply.position).last()
+    if previous is None:
+        return tokens
+    if previous.input_tokens is not None and previous.output_tokens is not None:
+        return tokens + previous.input_tokens + previous.output_tokens
+    for turn in conversation.visible_replies().filter(position__lt=reply.position):
+        tokens += estimate_tokens(turn.user_input) + estimate_tokens(turn.text)
+    return tokens
+
+
+def _affordable_output(usage: UsageMonth, limits: Limits, model, input_tokens: int) -> int | None:
+    """The most output tokens the room left under the limits pays for (None: no limit)."""
+    allowed: list[int] = []
+    if limits.tokens is not None:
+        allowed.append(limits.tokens - usage.tokens_used - usage.tokens_reserved - input_tokens)
+    if limits.cost is not None and model is not None and model.has_price:
+        room = limits.cost - usage.cost_used - usage.cost_reserved
+        room -= model.cost_of(input_tokens, 0, 0) or ZERO
+        per_token = max(model.output_price, ZERO) / MILLION
+        allowed.append(
+            int(room / per_token) if per_token > 0 else settings.QUOTA_RESERVE_OUTPUT_TOKENS
+        )
+    elif limits.cost is not None:
+        room = limits.cost - usage.cost_used - usage.cost_reserved
+        allowed.append(settings.QUOTA_RESERVE_OUTPUT_TOKENS if room > 0 else 0)
+    return min(allowed) if allowed else None
+
+
+class UsageEntry(models.Model):
+    """The ledger: one row per billed reply, never changed. Names are copied so that reports
+    stay true after a rename or a deleted conversation."""
+
+    reply = models.OneToOneField(
+        "conversations.Reply", null=True, on_delete=models.SET_NULL, related_name="usage_entry"
+    )
+    conversation = models.ForeignKey(
+        "conversations.Conversation", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    group_name = models.CharField(_("group"), max_length=150, blank=True)
+    model = models.CharField(_("model"), max_length=100)
+    month = models.DateField(_("month"))
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    total_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    estimated = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("usage entry")
+        verbose_name_plural = _("usage ledger")
+        indexes = [
+            models.Index(fields=["month", "user"], name="usage_month_user_idx"),
+            models.Index(fields=["month", "model"], name="usage_month_model_idx"),
+            models.Index(fields=["created_at"], name="usage_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.model} {self.total_tokens} tokens"
