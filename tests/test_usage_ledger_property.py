@@ -4,7 +4,9 @@ always equal the running totals the quota check reads."""
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from conversations.models import (
     Conversation,
