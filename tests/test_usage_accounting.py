@@ -238,3 +238,18 @@ async def test_too_many_sends_per_minute_get_429(alice, fake_upstream):
     assert third.status_code == 429
     assert 1 <= int(third["Retry-After"]) <= 60
     assert "faster than allowed" in third.text
+
+
+def test_the_message_box_says_when_the_quota_is_used_up_before_typing(alice, alice_client):
+    QuotaPolicy.objects.create(scope="default", monthly_token_limit=1000)
+    assert "quota-notice" not in alice_client.get("/").text
+
+    UsageMonth.objects.create(user=alice, month=month_start(), tokens_used=990)
+    page = alice_client.get("/").text
+
+    assert "You have used this month&#x27;s quota" in page or "used this month's quota" in page
+    from django.utils.formats import date_format
+
+    from conversations.models.usage import next_month
+
+    assert date_format(next_month(month_start()), "DATE_FORMAT") in page

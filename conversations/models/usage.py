@@ -267,6 +267,49 @@ class UsageMonth(models.Model):
         return cls.objects.select_for_update().get(user=user, month=month)
 
 
+@dataclass(frozen=True)
+class QuotaStatus:
+    """Where a user stands this month, for the message box and the usage page."""
+
+    limits: Limits
+    month: datetime.date
+    tokens_used: int
+    tokens_reserved: int
+    cost_used: Decimal
+    cost_reserved: Decimal
+
+    @property
+    def resets_on(self) -> datetime.date:
+        return next_month(self.month)
+
+    @property
+    def over(self) -> bool:
+        """No room left for a reply (less than QUOTA_MIN_OUTPUT_TOKENS)."""
+        if self.limits.unlimited:
+            return False
+        minimum = settings.QUOTA_MIN_OUTPUT_TOKENS
+        if self.limits.tokens is not None:
+            if self.limits.tokens - self.tokens_used - self.tokens_reserved < minimum:
+                return True
+        if self.limits.cost is not None:
+            return self.limits.cost - self.cost_used - self.cost_reserved <= 0
+        return False
+
+    @classmethod
+    def for_user(cls, user) -> "QuotaStatus":
+        """Two queries whatever the history's size: the policies and the month's row."""
+        month = month_start()
+        row = UsageMonth.objects.filter(user=user, month=month).first() or UsageMonth()
+        return cls(
+            limits=QuotaPolicy.limits_for(user),
+            month=month,
+            tokens_used=row.tokens_used,
+            tokens_reserved=row.tokens_reserved,
+            cost_used=row.cost_used,
+            cost_reserved=row.cost_reserved,
+        )
+
+
 class Reservation(models.Model):
     """The worst case of one reply, held against the quota while it generates; settled to the
     real usage, or released, exactly once."""

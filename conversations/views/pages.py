@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from conversations import live
 from conversations.forms import ConversationSettingsForm, RenameForm, SendForm, first_error
-from conversations.models import Conversation
+from conversations.models import Conversation, QuotaStatus
 from conversations.recovery import interrupt_if_stale
 from conversations.views.lookups import get_conversation_for_user
 
@@ -32,6 +32,7 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         "replies": replies,
         "generating": any(reply.is_generating for reply in replies),
         "sidebar": sidebar_conversations(request.user),
+        "quota": QuotaStatus.for_user(request.user),
         "form": form,
         "client_token": uuid.uuid4(),
     }
