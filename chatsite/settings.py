@@ -187,6 +187,18 @@ STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
 # A reply whose worker has been silent this long is taken as lost and marked interrupted.
 REPLY_STALE_AFTER = env_float("REPLY_STALE_AFTER", 60.0)
 
+# Failed logins: after this many within the window (seconds), further tries are refused.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900)
+# Shared state between worker processes (login throttling): Redis when REDIS_URL is set.
+if env_str("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("REDIS_URL"),
+        }
+    }
+
 # --- Usage limits (per user; quotas per month are set in the admin) --------------------------
 MAX_CONCURRENT_REPLIES = env_int("MAX_CONCURRENT_REPLIES", 3)
 MAX_SENDS_PER_MINUTE = env_int("MAX_SENDS_PER_MINUTE", 20)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from conversations import live as live_registry
 from conversations import sse
 from conversations.live import LiveReply
-from conversations.models import Reply
+from conversations.models import Reply, User
 from conversations.recovery import interrupt_if_stale
 from conversations.rendering import render_markdown
 from conversations.views.lookups import get_reply_for_user
@@ -24,6 +24,7 @@ from conversations.views.lookups import get_reply_for_user
 # The shortest gap between two messages to one viewer: deltas arriving faster are coalesced.
 MIN_GAP = 0.05
 DB_POLL_INTERVAL = 1.0
+ACTIVE_CHECK_INTERVAL = 5.0
 
 
 @login_required
@@ -34,11 +35,24 @@ async def reply_stream(request, reply_id: uuid.UUID):
     current = live_registry.get(reply.id)
     events = _live_events(current) if current else _stored_events(reply)
     response = StreamingHttpResponse(
-        _with_final(request, reply, events), content_type="text/event-stream"
+        _while_active(user.pk, _with_final(request, reply, events)),
+        content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+async def _while_active(user_id, events):
+    """Ends the stream soon after its user is deactivated (checked every few seconds)."""
+    loop = asyncio.get_running_loop()
+    checked = loop.time()
+    async for chunk in events:
+        yield chunk
+        if loop.time() - checked >= ACTIVE_CHECK_INTERVAL:
+            checked = loop.time()
+            if not await User.objects.filter(pk=user_id, is_active=True).aexists():
+                return
 
 
 async def _with_final(request, reply: Reply, events):
