@@ -8,6 +8,8 @@ import logging
 import os
 import random
 import socket
+import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,55 +42,10 @@ class Outcome:
     incomplete_reason: str = ""
 
 
-def start(reply_id, conversation_id) -> LiveReply:
-    """Starts generating a stored, queued reply on the running event loop. The task runs in a
-    fresh context so it owes nothing to the request that started it."""
-    live = LiveReply(reply_id, conversation_id)
-    live_registry.register(live)
-    loop = asyncio.get_running_loop()
-    live.task = loop.create_task(_generate(live), context=contextvars.Context())
-    _tasks.add(live.task)
-    live.task.add_done_callback(_tasks.discard)
-    return live
-
-
-async def _generate(live: LiveReply) -> None:
-    ticker = None
-    outcome = Outcome(
-        Reply.Status.FAILED, error_code="internal", error_message=MESSAGES["internal"]
-    )
-    payload: dict[str, Any] = {}
-    try:
-        payload = await sync_to_async(_begin)(live.reply_id)
-        if payload:
-            ticker = asyncio.get_running_loop().create_task(_tick(live))
-            outcome = await _call_upstream(live, payload)
-    except asyncio.CancelledError:
-        if live.stop_requested:
-            outcome = Outcome(Reply.Status.CANCELLED)
-        else:
-            outcome = Outcome(
-                Reply.Status.INTERRUPTED,
-                error_code="server_restart",
-                error_message=MESSAGES["server_restart"],
-            )
-    except Exception:
-        log.exception("reply %s: unexpected error while generating", live.reply_id)
-    finally:
-        if ticker is not None:
-            ticker.cancel()
-        try:
-            if payload:
-                await sync_to_async(_finish)(live, payload, outcome)
-        except Exception:
-            # The reply keeps its last batched text; the stale sweep will mark it interrupted.
-            log.exception("reply %s: could not store the end of the reply", live.reply_id)
-        live.finish()
-        live_registry.unregister(live)
-
-
-def _begin(reply_id) -> dict[str, Any]:
-    """Marks the reply in progress and returns the request to send ({} if it is gone)."""
+def prepare(reply_id) -> dict[str, Any]:
+    """Marks a stored, queued reply in progress and returns the request to send ({} if it is
+    not queued any more). Runs in the request's thread, before `start`, so the reply task
+    needs no database round trip before it calls the relay."""
     with transaction.atomic():
         reply = (
             Reply.objects.select_for_update()
@@ -114,6 +71,46 @@ def _begin(reply_id) -> dict[str, Any]:
             sent_full_history=isinstance(payload["input"], list),
         )
     return payload
+
+
+def start(reply_id, conversation_id, payload: dict[str, Any]) -> LiveReply:
+    """Starts generating a prepared reply on the running event loop. The task runs in a fresh
+    context so it owes nothing to the request that started it."""
+    live = LiveReply(reply_id, conversation_id)
+    live_registry.register(live)
+    loop = asyncio.get_running_loop()
+    live.task = loop.create_task(_generate(live, payload), context=contextvars.Context())
+    _tasks.add(live.task)
+    live.task.add_done_callback(_tasks.discard)
+    _ensure_flusher(loop)
+    return live
+
+
+async def _generate(live: LiveReply, payload: dict[str, Any]) -> None:
+    outcome = Outcome(
+        Reply.Status.FAILED, error_code="internal", error_message=MESSAGES["internal"]
+    )
+    try:
+        outcome = await _call_upstream(live, payload)
+    except asyncio.CancelledError:
+        if live.stop_requested:
+            outcome = Outcome(Reply.Status.CANCELLED)
+        else:
+            outcome = Outcome(
+                Reply.Status.INTERRUPTED,
+                error_code="server_restart",
+                error_message=MESSAGES["server_restart"],
+            )
+    except Exception:
+        log.exception("reply %s: unexpected error while generating", live.reply_id)
+    finally:
+        try:
+            await sync_to_async(_finish)(live, payload, outcome)
+        except Exception:
+            # The reply keeps its last batched text; the stale sweep will mark it interrupted.
+            log.exception("reply %s: could not store the end of the reply", live.reply_id)
+        live.finish()
+        live_registry.unregister(live)
 
 
 def build_payload(
@@ -273,25 +270,43 @@ def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
     )
 
 
-async def _tick(live: LiveReply) -> None:
-    """Writes the text so far every REPLY_FLUSH_INTERVAL (batched, not per token) and beats
-    the heartbeat; notices a Stop made through another process."""
-    flush = sync_to_async(_flush)
-    while True:
+# --- Batched writes ------------------------------------------------------------------------
+# One flusher per event loop writes the text of every generating reply in one transaction every
+# REPLY_FLUSH_INTERVAL seconds (only replies that changed, plus a heartbeat now and then), and
+# notices a Stop made through another process. It ends when no reply is generating.
+_flushers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:
+    task = _flushers.get(loop)
+    if task is None or task.done():
+        _flushers[loop] = loop.create_task(_flush_loop(), context=contextvars.Context())
+
+
+async def _flush_loop() -> None:
+    flush = sync_to_async(_flush_many)
+    while live_registry.count():
         await asyncio.sleep(settings.REPLY_FLUSH_INTERVAL)
-        if await flush(live):
-            live.request_stop()
-            return
+        now = time.monotonic()
+        due = [live for live in live_registry.all() if not live.done and live.flush_due(now)]
+        if not due:
+            continue
+        writes = [(live.reply_id, live.flush_fields(now)) for live in due]
+        for reply_id in await flush(writes):
+            if (live := live_registry.get(reply_id)) is not None:
+                live.request_stop()
 
 
-def _flush(live: LiveReply) -> bool:
-    """True when someone asked this reply to stop."""
-    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
-    if live.got_output:
-        fields.update(text=live.text, reasoning_summary=live.reasoning, refusal=live.refusal)
-        if live.first_token_at is not None:
-            fields["first_token_at"] = live.first_token_at
-    return not Reply.objects.filter(pk=live.reply_id, stop_requested=False).update(**fields)
+def _flush_many(writes: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
+    """Writes each reply's fields in one transaction; returns the ids someone asked to stop."""
+    stopped = []
+    with transaction.atomic():
+        for reply_id, fields in writes:
+            if not Reply.objects.filter(pk=reply_id, stop_requested=False).update(**fields):
+                stopped.append(reply_id)
+    return stopped
 
 
 def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:

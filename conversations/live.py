@@ -2,9 +2,12 @@
 browsers that watch them. Everything here runs on the server's event loop thread."""
 
 import asyncio
+import time
 import uuid
 from datetime import datetime
+from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from conversations.rendering import render_markdown
@@ -29,6 +32,8 @@ class LiveReply:
         self.task: asyncio.Task | None = None
         self._changed: asyncio.Future | None = None
         self._rendered: tuple[int, str] = (-1, "")
+        self._flushed_version = 0
+        self._beat = time.monotonic()
 
     @property
     def got_output(self) -> bool:
@@ -82,6 +87,22 @@ class LiveReply:
             self._rendered = (length, render_markdown(self.text))
         return self._rendered
 
+    def flush_due(self, now: float) -> bool:
+        """New text since the last write, or time for a heartbeat (a quarter of the time after
+        which a silent reply counts as lost)."""
+        beat_every = settings.REPLY_STALE_AFTER / 4
+        return self.version != self._flushed_version or now - self._beat >= beat_every
+
+    def flush_fields(self, now: float) -> dict[str, Any]:
+        """The columns to write now, and the note that they were written."""
+        fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+        if self.version != self._flushed_version:
+            fields.update(text=self.text, reasoning_summary=self.reasoning, refusal=self.refusal)
+            if self.first_token_at is not None:
+                fields["first_token_at"] = self.first_token_at
+        self._flushed_version, self._beat = self.version, now
+        return fields
+
     def request_stop(self) -> None:
         self.stop_requested = True
         if self.task is not None and not self.task.done():
@@ -106,3 +127,7 @@ def unregister(live: LiveReply) -> None:
 
 def count() -> int:
     return len(_live)
+
+
+def all() -> list[LiveReply]:
+    return list(_live.values())

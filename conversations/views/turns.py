@@ -61,8 +61,8 @@ async def send(request):
     except (RateLimited, QuotaExceeded) as refusal:
         conversation = await sync_to_async(_conversation_or_none)(user, form)
         return await _limit_error(request, conversation, form, refusal)
-    if created:
-        generation.start(reply.id, conversation.id)
+    if created and (payload := await sync_to_async(generation.prepare)(reply.id)):
+        generation.start(reply.id, conversation.id, payload)
     if not request.htmx:
         return redirect(conversation)
     return await sync_to_async(_sent_fragment)(request, conversation, reply)
@@ -165,7 +165,8 @@ async def retry(request, reply_id: uuid.UUID):
         return await _composer_error(request, reply.conversation, None, str(BUSY_MESSAGE), 409)
     except (RateLimited, QuotaExceeded) as refusal:
         return await _limit_error(request, reply.conversation, None, refusal)
-    generation.start(new_reply.id, reply.conversation_id)
+    if payload := await sync_to_async(generation.prepare)(new_reply.id):
+        generation.start(new_reply.id, reply.conversation_id, payload)
     if not request.htmx:
         return redirect(reply.conversation)
     html = await sync_to_async(render_to_string)(
