@@ -182,7 +182,7 @@ DEMO_TOKEN_DELAY_MS = env_int("DEMO_TOKEN_DELAY_MS", 30)
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000)
 # How often a generating reply's text is written to the database, and re-rendered for viewers.
 REPLY_FLUSH_INTERVAL = env_float("REPLY_FLUSH_INTERVAL", 1.0)
-REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.4)
+REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
 # A reply whose worker has been silent this long is taken as lost and marked interrupted.
 REPLY_STALE_AFTER = env_float("REPLY_STALE_AFTER", 60.0)

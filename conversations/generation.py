@@ -340,7 +340,8 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
         reply = Reply.objects.select_related("user").filter(pk=live.reply_id).first()
         if reply is not None:
             reply.bill()
-    log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)
+    if outcome.status != Reply.Status.COMPLETED:
+        log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)
 
 
 def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> dict[str, Any]:
