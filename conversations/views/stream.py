@@ -8,6 +8,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils.html import escape
@@ -32,7 +33,7 @@ ACTIVE_CHECK_INTERVAL = 5.0
 @require_GET
 async def reply_stream(request, reply_id: uuid.UUID):
     user = await request.auser()
-    reply = await sync_to_async(get_reply_for_user)(user, reply_id)
+    reply = await sync_to_async(_get_reply_and_release_connection)(user, reply_id)
     current = live_registry.get(reply.id)
     events = _live_events(current) if current else _stored_events(reply)
     response = StreamingHttpResponse(
@@ -42,6 +43,16 @@ async def reply_stream(request, reply_id: uuid.UUID):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def _get_reply_and_release_connection(user, reply_id) -> Reply:
+    """A stream may stay open for minutes: it should not hold a database connection (and on
+    SQLite a file handle) all that time."""
+    try:
+        return get_reply_for_user(user, reply_id)
+    finally:
+        if not connection.in_atomic_block:  # (a test's transaction wraps the whole request)
+            connection.close()
 
 
 async def _while_active(user_id, events):
@@ -106,7 +117,9 @@ async def _live_events(live: LiveReply):
                 )
             if parts:
                 yield sse.message("".join(parts))
-        await asyncio.sleep(MIN_GAP)
+        if sent:
+            # Coalesce what arrives next; but the first text goes out as soon as it comes.
+            await asyncio.sleep(MIN_GAP)
 
 
 async def _stored_events(reply: Reply):
