@@ -1,9 +1,15 @@
-"""The admin: users, conversations and replies, read through the same safe renderer."""
+"""The admin: users, conversations and replies, read through the same safe renderer; the model
+catalogue with its prices, quotas, and the usage ledger (read-only)."""
+
+import datetime
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
-from conversations.models import Conversation, Reply, User
+from conversations.models import AIModel, Conversation, QuotaPolicy, Reply, UsageEntry, User
+from conversations.models.usage import month_start
 
 admin.site.register(User, UserAdmin)
 
@@ -35,3 +41,96 @@ class ReplyAdmin(admin.ModelAdmin):
     list_select_related = ("conversation",)
     raw_id_fields = ("conversation", "user", "retry_of")
     readonly_fields = [field.name for field in Reply._meta.fields]
+
+
+@admin.register(AIModel)
+class AIModelAdmin(admin.ModelAdmin):
+    list_display = (
+        "model_id",
+        "display_name",
+        "enabled",
+        "sort_order",
+        "input_price",
+        "cached_input_price",
+        "output_price",
+        "currency",
+        "price_set",
+    )
+    list_editable = ("enabled", "sort_order", "input_price", "cached_input_price", "output_price")
+    list_filter = ("enabled", "currency")
+    search_fields = ("model_id", "display_name")
+
+    @admin.display(description=_("price"))
+    def price_set(self, obj: AIModel) -> str:
+        """Replies by a model without a price are recorded with no cost."""
+        return "" if obj.has_price else _("price not set")
+
+
+@admin.register(QuotaPolicy)
+class QuotaPolicyAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "scope",
+        "target",
+        "monthly_token_limit",
+        "monthly_cost_limit",
+        "exempt",
+        "max_concurrent_replies",
+        "max_sends_per_minute",
+    )
+    list_filter = ("scope", "exempt")
+    list_select_related = ("user", "group")
+    search_fields = ("user__username", "group__name")
+    raw_id_fields = ("user",)
+
+    @admin.display(description=_("applies to"))
+    def target(self, obj: QuotaPolicy) -> str:
+        return str(obj.user or obj.group or _("everyone"))
+
+
+class MonthFilter(admin.SimpleListFilter):
+    """The last twelve accounting months (listed without a query on the ledger)."""
+
+    title = _("month")
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        month = month_start()
+        months = []
+        for _index in range(12):
+            months.append((month.isoformat(), date_format(month, "YEAR_MONTH_FORMAT")))
+            month = (month - datetime.timedelta(days=1)).replace(day=1)
+        return months
+
+    def queryset(self, request, queryset):
+        return queryset.filter(month=self.value()) if self.value() else queryset
+
+
+@admin.register(UsageEntry)
+class UsageEntryAdmin(admin.ModelAdmin):
+    """The ledger, read-only: entries are written only when a reply is billed."""
+
+    list_display = (
+        "created_at",
+        "user",
+        "group_name",
+        "model",
+        "total_tokens",
+        "cost",
+        "currency",
+        "estimated",
+    )
+    list_filter = (MonthFilter, "model", "estimated")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    readonly_fields = [field.name for field in UsageEntry._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -335,11 +335,13 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
         fields["first_token_at"] = live.first_token_at
     fields.update(_usage_fields(live, payload, response))
     with transaction.atomic():
-        Reply.objects.filter(pk=live.reply_id).update(**fields)
+        # Only a reply still generating: if a sweep already ended it as interrupted (and billed
+        # its estimate), that record stands.
+        if not Reply.objects.generating().filter(pk=live.reply_id).update(**fields):
+            log.warning("reply %s ended after it was marked ended elsewhere", live.reply_id)
+            return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
-        reply = Reply.objects.select_related("user").filter(pk=live.reply_id).first()
-        if reply is not None:
-            reply.bill()
+        Reply.objects.select_related("user").get(pk=live.reply_id).bill()
     if outcome.status != Reply.Status.COMPLETED:
         log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from conversations.views import pages, stream, turns
+from conversations.views import pages, stream, turns, usage
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -18,4 +18,5 @@ urlpatterns = [
     path("r/<uuid:reply_id>/stream/", stream.reply_stream, name="reply_stream"),
     path("r/<uuid:reply_id>/stop/", turns.stop, name="reply_stop"),
     path("r/<uuid:reply_id>/retry/", turns.retry, name="reply_retry"),
+    path("usage/", usage.my_usage, name="my_usage"),
 ]

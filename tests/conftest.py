@@ -42,6 +42,14 @@ def close_worker_connections(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         asyncio.run(sync_to_async(connections.close_all)())
+        connection = connections["default"]
+        if connection.vendor == "postgresql":
+            # Any connection another thread still holds would stop the test database's drop.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture(scope="session")

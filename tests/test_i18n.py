@@ -80,11 +80,37 @@ def conversation_with_every_kind_of_reply(alice):
     return conversation
 
 
+@pytest.fixture
+def usage_with_a_quota(alice, conversation_with_every_kind_of_reply):
+    """A month of usage with prices and without, under a token and a cost limit."""
+    from decimal import Decimal
+
+    from conversations.models import QuotaPolicy, UsageEntry
+    from conversations.models.usage import month_start
+
+    QuotaPolicy.objects.create(
+        scope="default", monthly_token_limit=2_000_000, monthly_cost_limit=Decimal("50")
+    )
+    for model, cost in [("gpt-5.5", Decimal("0.25")), ("gpt-4o", None)]:
+        UsageEntry.objects.create(
+            user=alice,
+            model=model,
+            month=month_start(),
+            input_tokens=1200,
+            output_tokens=300,
+            total_tokens=1500,
+            cost=cost,
+            currency="USD" if cost else "",
+            conversation=conversation_with_every_kind_of_reply,
+        )
+
+
 def test_pages_follow_the_browser_language_with_nothing_left_in_english(
-    alice_client, conversation_with_every_kind_of_reply, alice
+    alice_client, conversation_with_every_kind_of_reply, alice, usage_with_a_quota
 ):
     c = conversation_with_every_kind_of_reply
     pages = {
+        "/usage/": alice_client.get("/usage/", headers=ZH),
         "/": alice_client.get("/", headers=ZH),
         f"/c/{c.pk}/": alice_client.get(f"/c/{c.pk}/", headers=ZH),
         f"/c/{c.pk}/delete/": alice_client.get(f"/c/{c.pk}/delete/", headers=ZH),
@@ -93,7 +119,7 @@ def test_pages_follow_the_browser_language_with_nothing_left_in_english(
     for url, response in pages.items():
         assert response.status_code == 200
         assert '<html lang="zh-hans">' in response.text, url
-        leftovers = untranslated(response.text)
+        leftovers = untranslated(response.text, also_allowed={"USD"})  # a currency code
         assert leftovers == [], (url, leftovers)
     chat = pages[f"/c/{c.pk}/"].text
     assert "AI 服务现在很忙" in chat  # a stored English error sentence, shown in Chinese

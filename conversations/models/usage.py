@@ -457,6 +457,7 @@ class UsageEntry(models.Model):
     class Meta:
         verbose_name = _("usage entry")
         verbose_name_plural = _("usage ledger")
+        permissions = [("view_usage_dashboard", _("Can view the usage dashboard"))]
         indexes = [
             models.Index(fields=["month", "user"], name="usage_month_user_idx"),
             models.Index(fields=["month", "model"], name="usage_month_model_idx"),

@@ -1,0 +1,341 @@
+"""The three measured phases. Each runs the load generator (and, for a baseline, the bare
+client) as its own process, then reads the outcome from the database."""
+
+import json
+import math
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.procs import Children, cpu_seconds, machine_cpu, memory_mb
+from bench.stats import BenchDB, ms, percentile, summary_ms
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class Context:
+    root: Path
+    tmp: Path
+    children: Children
+    env: dict
+    db: BenchDB
+    sessions: list[dict]
+    server_pid: int
+    server_port: int
+    fake_pid: int
+    fake_url: str
+    tokens: int
+    delay_ms: int
+    py_spy: str | None = None  # a py-spy binary: record the server during each phase
+    notes: list[str] = field(default_factory=list)
+
+    def message(self, tag: str) -> str:
+        # The directive makes the fake answer with `tokens` numbered words, delay_ms apart.
+        return f"bench {tag} {{i}} [[fake:ok tokens={self.tokens} delay_ms={self.delay_ms}]]"
+
+    @property
+    def reply_seconds(self) -> float:
+        return self.tokens * self.delay_ms / 1000
+
+
+def _markers(tokens: int) -> tuple[str, str]:
+    """The first and the last word of the fake's reply (the last proves it arrived whole)."""
+    from conversations.fake_upstream.text import filler_text
+
+    words = filler_text(tokens).split()
+    return words[0], words[-1].rstrip(".")
+
+
+def _child(ctx: Context, script: str, name: str, config: dict, timeout: float) -> dict:
+    config_path = ctx.tmp / f"{name}.config.json"
+    out_path = ctx.tmp / f"{name}.out.json"
+    config_path.write_text(json.dumps(config))
+    argv = [sys.executable, str(BENCH_DIR / script), str(config_path), str(out_path)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ctx.children.run(name, argv, ctx.env, ctx.root, timeout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = json.loads(out_path.read_text())
+    # The child's whole CPU time, start-up included (its own figures cover the load only).
+    result["process_cpu_s"] = (after.ru_utime + after.ru_stime) - (
+        before.ru_utime + before.ru_stime
+    )
+    return result
+
+
+def run_loadgen(ctx: Context, tag: str, offsets: list[float], **extra) -> dict:
+    first, last = _markers(ctx.tokens)
+    config = {
+        "host": "127.0.0.1",
+        "port": ctx.server_port,
+        "sessions": ctx.sessions,
+        "offsets": offsets,
+        "message": ctx.message(tag),
+        "first_marker": first,
+        "last_marker": last,
+        "server_pid": ctx.server_pid,
+        "conversation_timeout": ctx.reply_seconds + 60,
+        **extra,
+    }
+    profiler = _start_profiler(ctx, tag, max(offsets) + ctx.reply_seconds + 2)
+    fake_cpu, server_cpu, machine = (
+        cpu_seconds(ctx.fake_pid),
+        cpu_seconds(ctx.server_pid),
+        machine_cpu(),
+    )
+    result = _child(ctx, "loadgen.py", f"loadgen-{tag}", config, max(offsets) + 180)
+    result["fake_cpu_s"] = cpu_seconds(ctx.fake_pid) - fake_cpu
+    ours = cpu_seconds(ctx.server_pid) - server_cpu + result["fake_cpu_s"] + result["process_cpu_s"]
+    result["other_cpu_s"] = _others(machine, ours)
+    _finish_profiler(ctx, profiler)
+    result["server_cpu_s"] = result["server_cpu_end"] - result["server_cpu_start"]
+    left = ctx.db.wait_finished(tag)
+    if left:
+        ctx.notes.append(f"{tag}: {left} replies still generating 60 s after the load ended")
+    result["db"] = ctx.db.phase_replies(tag)
+    result["server_memory"] = memory_mb(ctx.server_pid)
+    return result
+
+
+def _start_profiler(ctx: Context, tag: str, seconds: float) -> list:
+    """py-spy on the server for the phase, as collapsed stacks per thread (--nonblocking, so
+    the sampling does not stop the server): `all` has idle frames too, so time waiting (the
+    event loop's poll, a lock) shows beside time computing; `gil` has only the samples of the
+    thread holding the GIL, i.e. who uses the interpreter."""
+    if not ctx.py_spy or tag == "warmup":
+        return []
+    procs = []
+    for kind, flags in (("all", ["--idle"]), ("gil", ["--gil"])):
+        out = ctx.tmp / f"profile-{tag}-{kind}.txt"
+        argv = [
+            ctx.py_spy,
+            "record",
+            "--pid",
+            str(ctx.server_pid),
+            "--duration",
+            f"{seconds:.0f}",
+            "--rate",
+            "100",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--threads",
+            *flags,
+            "--output",
+            str(out),
+        ]
+        procs.append(ctx.children.start(f"py-spy-{tag}-{kind}", argv, ctx.env, ctx.root))
+    time.sleep(0.5)  # attached before the load starts
+    return procs
+
+
+def _finish_profiler(ctx: Context, procs: list) -> None:
+    for proc in procs:
+        try:
+            proc.wait(timeout=60)
+        except Exception:
+            ctx.children.stop(proc)
+    if procs:
+        ctx.notes.append(f"profiles: {ctx.tmp}/profile-*.txt (py-spy raw, collapsed stacks)")
+
+
+def run_bare(ctx: Context, tag: str, offsets: list[float]) -> dict:
+    config = {"base_url": ctx.fake_url, "offsets": offsets, "message": ctx.message(tag)}
+    fake_cpu, server_cpu = cpu_seconds(ctx.fake_pid), cpu_seconds(ctx.server_pid)
+    machine = machine_cpu()
+    result = _child(ctx, "bare.py", f"bare-{tag}", config, max(offsets) + 180)
+    result["fake_cpu_s"] = cpu_seconds(ctx.fake_pid) - fake_cpu
+    # The server should be idle meanwhile; counted as ours, and reported, in case it is not.
+    result["server_cpu_s"] = cpu_seconds(ctx.server_pid) - server_cpu
+    ours = result["fake_cpu_s"] + result["process_cpu_s"] + result["server_cpu_s"]
+    result["other_cpu_s"] = _others(machine, ours)
+    return result
+
+
+def run_direct(ctx: Context, tag: str, offsets: list[float]) -> dict:
+    """The lean load generator straight against the fake (no server): the fake's own TTFT."""
+    port = int(ctx.fake_url.rsplit(":", 1)[1].split("/")[0])
+    config = {
+        "host": "127.0.0.1",
+        "port": port,
+        "direct": "/v1/responses",
+        "offsets": offsets,
+        "message": ctx.message(tag),
+        "conversation_timeout": ctx.reply_seconds + 60,
+    }
+    fake_cpu, server_cpu = cpu_seconds(ctx.fake_pid), cpu_seconds(ctx.server_pid)
+    machine = machine_cpu()
+    result = _child(ctx, "loadgen.py", f"direct-{tag}", config, max(offsets) + 180)
+    result["fake_cpu_s"] = cpu_seconds(ctx.fake_pid) - fake_cpu
+    # The server should be idle meanwhile; counted as ours, and reported, in case it is not.
+    result["server_cpu_s"] = cpu_seconds(ctx.server_pid) - server_cpu
+    ours = result["fake_cpu_s"] + result["process_cpu_s"] + result["server_cpu_s"]
+    result["other_cpu_s"] = _others(machine, ours)
+    return result
+
+
+def _others(machine_before: tuple[float, float, float], ours: float) -> dict:
+    """CPU seconds used meanwhile outside our processes: `interrupts` is kernel irq/softirq
+    time (mostly the loopback traffic of the run itself, charged to no process); `other` is
+    the rest, i.e. work that is not part of the benchmark, which makes every figure worse:
+    look at it first when figures jump."""
+    now = machine_cpu()
+    busy = now[0] - machine_before[0]
+    interrupts = now[2] - machine_before[2]
+    return {
+        "other": round(max(busy - interrupts - ours, 0.0), 2),
+        "interrupts": round(interrupts, 2),
+    }
+
+
+def _client_summary(records: list[dict]) -> dict:
+    errors: dict[str, int] = {}
+    for record in records:
+        if "error" in record:
+            key = record.get("error_kind", "error")
+            errors[key] = errors.get(key, 0) + 1
+    return {
+        "started": len(records),
+        "sent_ok": sum(1 for r in records if r.get("send_status") == 200),
+        "first_token_seen": sum(1 for r in records if "first_token" in r),
+        "complete_at_client": sum(1 for r in records if r.get("complete")),
+        "errors": errors,
+        "example_error": next((r["error"] for r in records if "error" in r), None),
+    }
+
+
+def burst(ctx: Context, count: int) -> dict:
+    """`count` users send at once (connections opened beforehand); each then reads its stream."""
+    result = run_loadgen(
+        ctx, "burst", [0.0] * count, pre_connect=True, sample_cpu_on_first_token=True
+    )
+    records = result["records"]
+    firsts = [r["first_token"] for r in records if "first_token" in r]
+    sends = [r["sent"] for r in records if "sent" in r]
+    marks = result["cpu_marks"]
+    cpu_to_last_first = marks[-1][1] - result["server_cpu_start"] if marks else None
+    return {
+        "count": count,
+        "client": _client_summary(records),
+        "db": result["db"],
+        "last_send_answered_ms": ms(max(sends) if sends else None),
+        "first_token_ms": {
+            "p50": ms(percentile(firsts, 50)),
+            "last": ms(max(firsts) if len(firsts) == count else None),
+            "last_seen": ms(max(firsts) if firsts else None),
+        },
+        "wall_s": round(result["wall_s"], 2),
+        "server_cpu_s": round(result["server_cpu_s"], 2),
+        "server_cpu_ms_per_send_to_last_first_token": (
+            round(cpu_to_last_first * 1000 / count, 2) if cpu_to_last_first is not None else None
+        ),
+        "server_cpu_ms_per_send_whole_reply": round(result["server_cpu_s"] * 1000 / count, 2),
+        "loadgen_cpu_s": round(result["loadgen_cpu_s"], 2),
+        "fake_cpu_s": round(result["fake_cpu_s"], 2),
+        "other_processes_cpu_s": result["other_cpu_s"],
+        "server_memory": result["server_memory"],
+    }
+
+
+def _ttft(records: list[dict], start: float, end: float) -> tuple[list[float], list[dict]]:
+    """Times to first token of the conversations scheduled in [start, end); one that never
+    showed a first token counts as infinitely late."""
+    window = [r for r in records if start <= r["scheduled"] < end]
+    return [
+        r["first_token"] - r["start"] if "first_token" in r else math.inf for r in window
+    ], window
+
+
+def steady(ctx: Context, seconds: float, rate: float) -> dict:
+    """Open-loop arrivals at `rate`/s for `seconds`; time to first token is taken for the sends
+    after the ramp (one reply's length), when about rate x reply_seconds are in flight."""
+    offsets = [i / rate for i in range(int(seconds * rate))]
+    window = (ctx.reply_seconds, seconds)
+    server = run_loadgen(ctx, "steady", offsets)
+    time.sleep(2)
+    direct = run_direct(ctx, "steady", offsets)
+    time.sleep(2)
+    bare = run_bare(ctx, "steady", offsets)
+    server_ttft, measured = _ttft(server["records"], *window)
+    direct_ttft, _ = _ttft(direct["records"], *window)
+    bare_ttft, _ = _ttft(bare["records"], *window)
+    p = {
+        name: {q: percentile(values, q) for q in (50, 99)}
+        for name, values in (("server", server_ttft), ("fake", direct_ttft), ("bare", bare_ttft))
+    }
+    added = {
+        q: (p["server"][q] - p["fake"][q]) if None not in (p["server"][q], p["fake"][q]) else None
+        for q in (50, 99)
+    }
+    missing = sum(1 for value in server_ttft if math.isinf(value))
+    in_flight = [r["in_flight_at_start"] for r in measured]
+    lags = [r["start"] - r["scheduled"] for r in server["records"] if "start" in r]
+    sends = [r["sent"] - r["start"] for r in measured if "sent" in r]
+    return {
+        "seconds": seconds,
+        "rate_per_s": rate,
+        "sends": len(offsets),
+        "measured_sends": len(measured),
+        "measured_window_s": list(window),
+        "in_flight_p50": percentile(in_flight, 50),
+        "client": _client_summary(server["records"]),
+        "db": server["db"],
+        "ttft_server_ms": {"p50": ms(p["server"][50]), "p99": ms(p["server"][99])},
+        "ttft_fake_direct_ms": {"p50": ms(p["fake"][50]), "p99": ms(p["fake"][99])},
+        "ttft_fake_via_httpx_sse_ms": {"p50": ms(p["bare"][50]), "p99": ms(p["bare"][99])},
+        "direct_client": _client_summary(direct["records"]),
+        "direct_loadgen_cpu_s": round(direct["loadgen_cpu_s"], 2),
+        "bare_client_cpu_s": round(bare["cpu_s"], 2),
+        "ttft_added_ms": {"p50": ms(added[50]), "p99": ms(added[99])},
+        "measured_without_first_token": missing,
+        "send_response_ms": summary_ms(sends),
+        "loadgen_schedule_lag_ms": summary_ms(lags),
+        "server_cpu_s": round(server["server_cpu_s"], 2),
+        "server_cpu_utilisation": round(server["server_cpu_s"] / server["wall_s"], 2),
+        "loadgen_cpu_s": round(server["loadgen_cpu_s"], 2),
+        "fake_cpu_s": round(server["fake_cpu_s"], 2),
+        "bare_errors": sum(1 for r in bare["records"] if "error" in r),
+        "other_processes_cpu_s": {
+            "server_run": server["other_cpu_s"],
+            "direct_run": direct["other_cpu_s"],
+            "bare_run": bare["other_cpu_s"],
+        },
+        "server_memory": server["server_memory"],
+    }
+
+
+def cpu(ctx: Context, count: int, spread: float) -> dict:
+    """`count` concurrent replies (started over `spread` s) through the server, then the same
+    streams read straight from the fake by the bare client: CPU per 1,000 relayed tokens."""
+    offsets = [i * spread / count for i in range(count)]
+    server = run_loadgen(ctx, "cpu", offsets)
+    bare = run_bare(ctx, "cpu", offsets)
+    server_tokens = server["db"]["output_tokens"]
+    bare_tokens = sum(r.get("tokens", 0) for r in bare["records"])
+    server_per_k = server["server_cpu_s"] / server_tokens * 1000 if server_tokens else None
+    bare_per_k = bare["cpu_s"] / bare_tokens * 1000 if bare_tokens else None
+    return {
+        "count": count,
+        "client": _client_summary(server["records"]),
+        "db": server["db"],
+        "server_cpu_s": round(server["server_cpu_s"], 2),
+        "server_tokens": server_tokens,
+        "server_cpu_s_per_1k_tokens": server_per_k and round(server_per_k, 4),
+        "bare_cpu_s": round(bare["cpu_s"], 2),
+        "bare_tokens": bare_tokens,
+        "bare_cpu_s_per_1k_tokens": bare_per_k and round(bare_per_k, 4),
+        "ratio": round(server_per_k / bare_per_k, 2) if server_per_k and bare_per_k else None,
+        "server_wall_s": round(server["wall_s"], 2),
+        "bare_wall_s": round(bare["wall_s"], 2),
+        "loadgen_cpu_s": round(server["loadgen_cpu_s"], 2),
+        "fake_cpu_s_server_run": round(server["fake_cpu_s"], 2),
+        "fake_cpu_s_bare_run": round(bare["fake_cpu_s"], 2),
+        "bare_errors": sum(1 for r in bare["records"] if "error" in r),
+        "other_processes_cpu_s": {
+            "server_run": server["other_cpu_s"],
+            "bare_run": bare["other_cpu_s"],
+        },
+        "server_memory": server["server_memory"],
+    }

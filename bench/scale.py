@@ -1,0 +1,210 @@
+"""The usage pages at scale, on PostgreSQL: seeds a temporary database (1M replies, 500 users,
+10 models; spread over the last 12 months, or all in this month with --one-month, the worst
+case), then measures in-process with Django's test Client the server-side time of the admin
+usage dashboard for this month (target <= 500 ms) and of "My usage" (<= 100 ms), and counts the
+queries of the quota check before a send with an empty and a full history (must be equal). The
+database (bench_scale) is created and dropped here; nothing else is touched.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/scale.py
+        [--replies 1000000] [--users 500] [--models 10] [--runs 7] [--one-month] [--keep]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "bench_scale"
+TARGETS_MS = {"dashboard": 500, "my_usage": 100}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--models", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=7, help="timed requests per page (median)")
+    parser.add_argument(
+        "--one-month",
+        action="store_true",
+        help="all replies in this month (the worst case) instead of over the last 12 months",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    return parser.parse_args()
+
+
+def server_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1/postgres"
+        )
+    return url
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def admin_sql(url: str, statement: str) -> None:
+    """CREATE or DROP DATABASE, through the server's maintenance database (autocommit)."""
+    import psycopg
+
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def main() -> None:
+    args = parse_args()
+    url = server_url()
+    admin_sql(url, f"DROP DATABASE IF EXISTS {DB_NAME}")
+    admin_sql(url, f"CREATE DATABASE {DB_NAME}")
+    os.environ["DATABASE_URL"] = with_database(url, DB_NAME)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
+    try:
+        run(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            admin_sql(url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def run(args) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from conversations.models.usage import month_start
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    started = time.monotonic()
+    spread = {"month": f"{month_start():%Y-%m}"} if args.one_month else {"months": 12}
+    call_command(
+        "seed_usage",
+        replies=args.replies,
+        users=args.users,
+        models=args.models,
+        batch=10_000,
+        **spread,
+    )
+    seed_seconds = time.monotonic() - started
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        # What autovacuum does soon after a bulk load: statistics and the visibility map.
+        cursor.execute("VACUUM ANALYZE")
+    print(f"seed: {seed_seconds:.1f} s; VACUUM ANALYZE: {time.monotonic() - started:.1f} s")
+
+    results = measure_pages(args.runs)
+    queries = measure_quota_check()
+    report(results, queries)
+
+
+def measure_pages(runs: int) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations.usage_reports import Period
+
+    User = get_user_model()
+    admin = User.objects.create_superuser("bench-admin", password=None)
+    heavy = User.objects.filter(username__startswith="seed-").order_by("pk").first()
+    pages = {"dashboard": (admin, "/admin/usage/"), "my_usage": (heavy, "/usage/")}
+    this_month = Period.this_month().entries()  # what each page aggregates
+    entries = {"dashboard": this_month, "my_usage": this_month.filter(user=heavy)}
+    results = {}
+    for name, (user, path) in pages.items():
+        client = Client(SERVER_NAME="localhost")
+        client.force_login(user)
+        assert client.get(path).status_code == 200  # warm: templates, connection, caches
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = client.get(path)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+        with CaptureQueriesContext(connection) as captured:
+            client.get(path)
+        results[name] = {
+            "entries": entries[name].count(),
+            "median_ms": statistics.median(timings),
+            "max_ms": max(timings),
+            "queries": len(captured),
+        }
+    return results
+
+
+def measure_quota_check() -> dict:
+    """Queries of what a send does before calling the relay, for a user with no history and
+    for a seeded user (the whole ledger in the table): the quota check alone (limits_for and
+    the locked month row) and the whole submit, each rolled back. The first check of a month
+    also creates the month row, so it is counted separately."""
+    import uuid
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations.models import Conversation, QuotaPolicy, Reply, UsageEntry, UsageMonth
+    from conversations.models.usage import month_start
+
+    def check(user) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            QuotaPolicy.limits_for(user)
+            UsageMonth.locked(user, month_start())
+        return len(captured)
+
+    User = get_user_model()
+    QuotaPolicy.objects.get_or_create(scope="default", defaults={"monthly_token_limit": 10**12})
+    fresh = User.objects.create_user("bench-fresh")
+    seeded = User.objects.filter(username__startswith="seed-").order_by("pk").first()
+    counts = {}
+    for label, user in [("empty", fresh), ("full", seeded)]:
+        history = UsageEntry.objects.filter(user=user).count()
+        with transaction.atomic():
+            first, then = check(user), check(user)
+            transaction.set_rollback(True)
+        UsageMonth.objects.get_or_create(user=user, month=month_start())
+        conversation = Conversation.objects.filter(owner=user).first() or Conversation(
+            owner=user, model="seed-model-0"
+        )
+        with transaction.atomic():
+            with CaptureQueriesContext(connection) as submit:
+                Reply.objects.submit(user, conversation, "How many queries?", uuid.uuid4())
+            transaction.set_rollback(True)
+        counts[label] = {"history": history, "first": first, "check": then, "submit": len(submit)}
+    return counts
+
+
+def report(results: dict, queries: dict) -> None:
+    for name, figures in results.items():
+        verdict = "PASS" if figures["median_ms"] <= TARGETS_MS[name] else "FAIL"
+        print(
+            f"{name}: median {figures['median_ms']:.0f} ms (max {figures['max_ms']:.0f} ms, "
+            f"{figures['queries']} queries, {figures['entries']} entries this month), "
+            f"target <= {TARGETS_MS[name]} ms: {verdict}"
+        )
+    empty, full = queries["empty"], queries["full"]
+    same = empty["check"] == full["check"] and empty["submit"] == full["submit"]
+    print(
+        f"quota check queries: {empty['check']} with an empty history, {full['check']} with "
+        f"{full['history']} entries of the user ({empty['first']} and {full['first']} when the "
+        f"month row is first created); whole submit: {empty['submit']} vs {full['submit']}: "
+        f"{'PASS' if same else 'FAIL'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
