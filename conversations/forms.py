@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from conversations.models import AIModel, Conversation
+from conversations.models import SETTINGS_FIELDS, AIModel, Conversation
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -54,16 +54,7 @@ class ConversationSettingsForm(forms.Form):
         initial=Conversation.Truncation.AUTO,
     )
 
-    SETTINGS = (
-        "model",
-        "instructions",
-        "temperature",
-        "top_p",
-        "max_output_tokens",
-        "reasoning_effort",
-        "reasoning_summary",
-        "truncation",
-    )
+    SETTINGS = SETTINGS_FIELDS
 
     @classmethod
     def for_conversation(cls, conversation: Conversation | None, **kwargs):
