@@ -104,9 +104,10 @@ class LiveReply:
         return fields
 
     def request_stop(self) -> None:
+        """Safe from any thread: the cancellation is delivered on the task's own loop."""
         self.stop_requested = True
         if self.task is not None and not self.task.done():
-            self.task.cancel()
+            self.task.get_loop().call_soon_threadsafe(self.task.cancel)
 
 
 _live: dict[uuid.UUID, LiveReply] = {}

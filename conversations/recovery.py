@@ -34,12 +34,15 @@ def _orphaned_at_startup(reply: Reply) -> bool:
     return reply.is_stale()
 
 
-def interrupt(reply: Reply, code: str = "server_restart") -> bool:
-    """Marks one generating reply interrupted unless it ended meanwhile. True if it did."""
+def interrupt(
+    reply: Reply, code: str = "server_restart", status: str = Reply.Status.INTERRUPTED
+) -> bool:
+    """Ends one generating reply (interrupted, or cancelled with no error when `code` is
+    empty) unless it ended meanwhile, with an estimate of its usage, and bills it."""
     fields = {
-        "status": Reply.Status.INTERRUPTED,
+        "status": status,
         "error_code": code,
-        "error_message": MESSAGES[code],
+        "error_message": MESSAGES[code] if code else "",
         "finished_at": timezone.now(),
     }
     if reply.started_at and not reply.has_usage:
@@ -58,7 +61,7 @@ def interrupt(reply: Reply, code: str = "server_restart") -> bool:
         if changed:
             Reply.objects.get(pk=reply.pk).bill()
     if changed:
-        log.warning("reply %s marked interrupted (%s)", reply.pk, code)
+        log.warning("reply %s ended as %s (%s)", reply.pk, status, code)
     return bool(changed)
 
 

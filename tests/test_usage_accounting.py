@@ -253,3 +253,36 @@ def test_the_message_box_says_when_the_quota_is_used_up_before_typing(alice, ali
     from conversations.models.usage import next_month
 
     assert date_format(next_month(month_start()), "DATE_FORMAT") in page
+
+
+def test_a_free_output_model_does_not_bypass_a_spent_cost_limit(alice):
+    from conversations.models import Conversation
+    from conversations.models.usage import Limits, QuotaExceeded
+
+    AIModel.objects.update_or_create(
+        model_id="gpt-5.5", defaults={"input_price": Decimal(1), "output_price": Decimal(0)}
+    )
+    usage = UsageMonth.objects.create(user=alice, month=month_start(), cost_used=Decimal(5))
+    conversation = Conversation.objects.create(owner=alice, model="gpt-5.5")
+    reply = conversation.add_turn("hello")
+    with pytest.raises(QuotaExceeded):
+        Reservation.hold(reply, usage, Limits(cost=Decimal(5)))
+
+
+@pytest.mark.asyncio
+async def test_deleting_a_conversation_mid_reply_settles_its_reservation(alice, fake_upstream):
+    fake_upstream.queue({"behaviour": "stall_mid", "text": TEXT, "after_tokens": 3})
+    client = await logged_in(alice)
+    await send(client, "Delete me while you talk")
+    reply = await latest_reply(alice)
+    await asyncio.sleep(0.5)
+
+    response = await client.post(f"/c/{reply.conversation_id}/delete/")
+
+    assert response.status_code == 302
+    await asyncio.sleep(0.3)  # the task notices the stop and finds nothing left to store
+    month = await UsageMonth.objects.aget(user=alice)
+    assert month.tokens_reserved == 0
+    assert await Reservation.objects.filter(state="open").acount() == 0
+    entry = await UsageEntry.objects.aget(user=alice)
+    assert entry.estimated and entry.reply_id is None and month.tokens_used == entry.total_tokens

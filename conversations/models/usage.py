@@ -421,9 +421,10 @@ def _affordable_output(usage: UsageMonth, limits: Limits, model, input_tokens: i
         room = limits.cost - usage.cost_used - usage.cost_reserved
         room -= model.cost_of(input_tokens, 0, 0) or ZERO
         per_token = max(model.output_price, ZERO) / MILLION
-        allowed.append(
-            int(room / per_token) if per_token > 0 else settings.QUOTA_RESERVE_OUTPUT_TOKENS
-        )
+        if per_token > 0:
+            allowed.append(int(room / per_token))
+        else:  # free output: the room left (after the input) must still be positive
+            allowed.append(settings.QUOTA_RESERVE_OUTPUT_TOKENS if room > 0 else 0)
     elif limits.cost is not None:
         room = limits.cost - usage.cost_used - usage.cost_reserved
         allowed.append(settings.QUOTA_RESERVE_OUTPUT_TOKENS if room > 0 else 0)

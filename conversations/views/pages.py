@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from conversations import live
 from conversations.forms import ConversationSettingsForm, RenameForm, SendForm, first_error
-from conversations.models import Conversation, QuotaStatus
-from conversations.recovery import interrupt_if_stale
+from conversations.models import Conversation, QuotaStatus, Reply
+from conversations.recovery import interrupt, interrupt_if_stale
 from conversations.views.lookups import get_conversation_for_user
 
 
@@ -93,6 +93,11 @@ def rename(request, conversation_id: uuid.UUID):
 def delete(request, conversation_id: uuid.UUID):
     conversation = get_conversation_for_user(request.user, conversation_id)
     if request.method == "POST":
+        for reply in conversation.replies.generating():
+            # Stop it and settle its reservation now: its task will find nothing to store.
+            if (current := live.get(reply.id)) is not None:
+                current.request_stop()
+            interrupt(reply, code="", status=Reply.Status.CANCELLED)
         conversation.delete()
         messages.success(request, _("The conversation was deleted."))
         return redirect("home")
