@@ -56,6 +56,8 @@ test: setup-dev
 
 bench: setup-dev setup
 	$(PY) bench/run.py $(BENCH_ARGS)
+	@case "$$DATABASE_URL" in postgres*) $(PY) bench/scale.py $(SCALE_ARGS);; \
+	*) echo "usage pages at scale: skipped (set DATABASE_URL to a PostgreSQL server)";; esac
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

@@ -208,6 +208,12 @@ QUOTA_RESERVE_OUTPUT_TOKENS = env_int("QUOTA_RESERVE_OUTPUT_TOKENS", 16384)
 # Below this much room for output, a send is refused as over quota.
 QUOTA_MIN_OUTPUT_TOKENS = env_int("QUOTA_MIN_OUTPUT_TOKENS", 256)
 
+# --- Retention (purge_conversations) ---------------------------------------------------------
+# Days after their last activity that conversations are kept; 0 or unset keeps them forever.
+CONVERSATION_RETENTION_DAYS = env_int("CONVERSATION_RETENTION_DAYS", 0) or None
+# A conversation its owner deletes stays for reviewers until the purge (off: removed at once).
+KEEP_DELETED_CONVERSATIONS = env_bool("KEEP_DELETED_CONVERSATIONS", True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -88,6 +88,20 @@ class SendForm(ConversationSettingsForm):
         return message
 
 
+class VersionForm(forms.Form):
+    """Regenerate: the form's one-time token (a replayed form finds the version it made)."""
+
+    client_token = forms.UUIDField()
+
+
+class EditForm(VersionForm):
+    """Edit-and-resend: the new message, checked like a sent one."""
+
+    message = forms.CharField(label=_("Message"), strip=False)
+
+    clean_message = SendForm.clean_message
+
+
 class RenameForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
 

@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -48,8 +48,8 @@ def prepare(reply_id) -> dict[str, Any]:
     needs no database round trip before it calls the relay."""
     with transaction.atomic():
         reply = (
-            Reply.objects.select_for_update()
-            .select_related("conversation")
+            Reply.objects.select_for_update(of=("self", "conversation"))
+            .select_related("conversation", "parent")
             .filter(pk=reply_id, status=Reply.Status.QUEUED)
             .first()
         )
@@ -86,6 +86,16 @@ def start(reply_id, conversation_id, payload: dict[str, Any]) -> LiveReply:
     return live
 
 
+def start_from_thread(reply_id, conversation_id, payload: dict[str, Any]) -> None:
+    """`start`, from sync code in a worker thread of the server's event loop (a sync view);
+    returns once the task exists."""
+    async_to_sync(_start_on_loop)(reply_id, conversation_id, payload)
+
+
+async def _start_on_loop(reply_id, conversation_id, payload: dict[str, Any]) -> None:
+    start(reply_id, conversation_id, payload)
+
+
 async def _generate(live: LiveReply, payload: dict[str, Any]) -> None:
     outcome = Outcome(
         Reply.Status.FAILED, error_code="internal", error_message=MESSAGES["internal"]
@@ -117,7 +127,8 @@ def build_payload(
     reply: Reply, conversation: Conversation, full_history: bool = False
 ) -> dict[str, Any]:
     """The request for one turn. Instructions go every turn (previous_response_id does not
-    carry them). Context is the previous reply's id when it has one, else the full history."""
+    carry them). Context is the turn it follows: that reply's id when it has one, else the
+    whole path that leads to it."""
     payload: dict[str, Any] = {"model": reply.model, "input": reply.user_input}
     if conversation.instructions:
         payload["instructions"] = conversation.instructions
@@ -137,19 +148,14 @@ def build_payload(
         payload["tools"] = conversation.tools
     if conversation.tool_choice is not None:
         payload["tool_choice"] = conversation.tool_choice
-    if reply.position == 0:
+    previous = reply.parent
+    if previous is None:
         return payload
-    previous = conversation.visible_replies().filter(position__lt=reply.position).last()
-    chainable = (
-        previous is not None
-        and previous.upstream_id
-        and previous.status
-        in (
-            Reply.Status.COMPLETED,
-            Reply.Status.INCOMPLETE,
-        )
+    chainable = previous.upstream_id and previous.status in (
+        Reply.Status.COMPLETED,
+        Reply.Status.INCOMPLETE,
     )
-    if chainable and not full_history and previous.position == reply.position - 1:
+    if chainable and not full_history:
         payload["previous_response_id"] = previous.upstream_id
     else:
         payload["input"] = history_input(conversation, reply)
@@ -157,14 +163,22 @@ def build_payload(
 
 
 def history_input(conversation: Conversation, reply: Reply) -> list[dict[str, str]]:
-    """The whole transcript before `reply` as input messages, then the new message."""
-    messages: list[dict[str, str]] = []
-    for turn in conversation.visible_replies().filter(position__lt=reply.position):
-        messages.append({"role": "user", "content": turn.user_input})
-        if turn.text:
-            messages.append({"role": "assistant", "content": turn.text})
-    messages.append({"role": "user", "content": reply.user_input})
-    return messages
+    """The turns that lead to `reply` (its own branch, whatever is shown now) as input
+    messages, then the new message."""
+    turns = {
+        pk: (parent_id, user_input, text)
+        for pk, parent_id, user_input, text in conversation.replies.values_list(
+            "pk", "parent_id", "user_input", "text"
+        )
+    }
+    messages: list[dict[str, str]] = [{"role": "user", "content": reply.user_input}]
+    turn_id = reply.parent_id
+    while turn_id is not None:
+        turn_id, user_input, text = turns[turn_id]
+        if text:
+            messages.append({"role": "assistant", "content": text})
+        messages.append({"role": "user", "content": user_input})
+    return messages[::-1]
 
 
 def _recorded_params(payload: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +193,7 @@ async def _call_upstream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
     attempt, waited, resent_history = 0, 0.0, False
     while True:
         attempt += 1
+        live.attempts = attempt
         try:
             return await _read_stream(live, payload)
         except UpstreamError as error:
@@ -218,7 +233,7 @@ def _failure(error: UpstreamError, got_output: bool) -> Outcome:
 
 
 def _full_history_payload(reply_id) -> dict[str, Any]:
-    reply = Reply.objects.select_related("conversation").get(pk=reply_id)
+    reply = Reply.objects.select_related("conversation", "parent").get(pk=reply_id)
     payload = build_payload(reply, reply.conversation, full_history=True)
     Reply.objects.filter(pk=reply_id).update(
         sent_full_history=True, previous_response_id="", request_params=_recorded_params(payload)
@@ -321,6 +336,7 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
         "error_message": outcome.error_message,
         "error_detail": outcome.error_detail[:5000],
         "incomplete_reason": outcome.incomplete_reason,
+        "attempts": live.attempts,
         "finished_at": now,
         "heartbeat_at": now,
         "upstream_id": str(response.get("id") or live.upstream_id),

@@ -26,6 +26,7 @@ class LiveReply:
         self.version = 0
         self.done = False
         self.accepted = False  # the relay answered 200: the reply has started and is billable
+        self.attempts = 0  # requests made to the relay for this reply (retries included)
         self.stop_requested = False
         self.upstream_id = ""
         self.first_token_at: datetime | None = None

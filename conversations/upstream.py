@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from httpx_sse import EventSource
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +272,7 @@ async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
                 for event in _events_from_body(await response.aread()):
                     yield event
                 return
-            async for event in _events_from_stream(EventSource(response)):
+            async for event in _events_from_stream(_sse_messages(response)):
                 yield event
     except httpx.TimeoutException as exc:
         raise UpstreamError("timeout", detail=repr(exc)) from exc
@@ -300,22 +299,56 @@ def _events_from_body(raw: bytes) -> list[Event]:
     return events
 
 
-async def _events_from_stream(source: EventSource) -> AsyncIterator[Event]:
+async def _sse_messages(response: httpx.Response) -> AsyncIterator[tuple[str, bytes]]:
+    """(event name, data) of each server-sent event, parsed from the raw bytes as the SSE
+    specification says: lines end with LF, CRLF or CR, ":" starts a comment, the data lines of
+    a message are joined with LF and a blank line ends the message. A lean parser: reading
+    each token is most of the server's work while replies stream."""
+    pending, name, data = b"", b"", []
+    async for chunk in response.aiter_bytes():
+        pending += chunk
+        if b"\r" in pending:
+            # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
+            kept = b"\r" if pending.endswith(b"\r") else b""
+            pending = pending[: len(pending) - len(kept)].replace(b"\r\n", b"\n")
+            pending = pending.replace(b"\r", b"\n") + kept
+        if b"\n" not in pending:
+            continue
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if not line:
+                if data:
+                    yield name.decode("utf-8", "replace"), b"\n".join(data)
+                name, data = b"", []
+            elif line[0] != 58:  # not a ":" comment
+                field, _, value = line.partition(b":")
+                if value[:1] == b" ":
+                    value = value[1:]
+                if field == b"data":
+                    data.append(value)
+                elif field == b"event":
+                    name = value
+    # A last message without its blank line is incomplete and dropped, as the spec says: the
+    # caller then finds no terminal event and reports the stream as cut.
+
+
+async def _events_from_stream(messages: AsyncIterator[tuple[str, bytes]]) -> AsyncIterator[Event]:
     error: tuple[str, str] | None = None
-    async for sse in source.aiter_sse():
-        data = sse.data
-        if not data or data == "[DONE]":
+    async for name, data in messages:
+        if not data or data == b"[DONE]":
             # Empty frames carry nothing; [DONE] is a relay's end marker, not JSON.
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 break
             continue
         try:
-            event = json.loads(data)
+            # Bytes that are not UTF-8 become U+FFFD, as a text decoder would make them.
+            event = json.loads(data.decode("utf-8", "replace"))
         except ValueError as exc:
-            raise UpstreamError("malformed", detail=data[:2000]) from exc
+            detail = data[:2000].decode("utf-8", "replace")
+            raise UpstreamError("malformed", detail=detail) from exc
         if not isinstance(event, dict):
             continue
-        kind = event.get("type") or sse.event
+        kind = event.get("type") or name
         if kind == "response.output_text.delta":
             yield TextDelta(str(event.get("delta") or ""))
         elif kind == "response.reasoning_summary_text.delta":

@@ -1,17 +1,25 @@
 """The usage reports: every figure of "My usage", the admin usage dashboard, the chargeback CSV
-and `manage.py usage_report` is an aggregate query over the ledger (UsageEntry), grouped in the
-database. Nothing here loops over entries, and the number of queries never depends on them."""
+and `manage.py usage_report` is an aggregate query over the ledger's daily rollups (DailyUsage,
+DailyConversationUsage; equal to the ledger's sums), grouped in the database. Nothing here loops
+over entries, and the number of queries never depends on them. A reply belongs to the day, and
+so to the month, it was recorded in (site time zone): the same month its quota was charged to."""
 
 import csv
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, Max, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import F, Max, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from conversations.models import Conversation, UsageEntry
+from conversations.models import Conversation
+from conversations.models.rollup import (
+    DailyConversationUsage,
+    DailyUsage,
+    MonthlyConversationUsage,
+    MonthlyUsage,
+)
 from conversations.models.usage import month_start, next_month
 
 TOKEN_FIELDS = (
@@ -40,14 +48,14 @@ DEFAULT_SORT = "-cost"
 def _sums() -> dict:
     sums = {name: Sum(name) for name in TOKEN_FIELDS}
     sums["cost"] = Sum("cost")
-    sums["replies"] = Count("id")
+    sums["replies"] = Sum("replies")
     return sums
 
 
 @dataclass(frozen=True)
 class Period:
     """Days from `start` to `end`, both included, in the site's time zone. An entry belongs to
-    the day it was recorded (created_at), like the per-day charts."""
+    the day it was recorded (created_at), and to that day's month."""
 
     start: datetime.date
     end: datetime.date
@@ -71,15 +79,20 @@ class Period:
             self.start + datetime.timedelta(days=n) for n in range((self.end - self.start).days + 1)
         ]
 
+    def days_rows(self):
+        """The daily rollup rows of the period (for the per-day figures)."""
+        return DailyUsage.objects.filter(day__gte=self.start, day__lte=self.end)
+
     def entries(self):
-        return UsageEntry.objects.filter(
-            created_at__gte=_midnight(self.start),
-            created_at__lt=_midnight(self.end + datetime.timedelta(days=1)),
-        )
+        """The rollup rows the totals and breakdowns aggregate: a calendar month's monthly
+        rows (one per user, group, model and currency), else the daily rows."""
+        if self.is_one_month:
+            return MonthlyUsage.objects.filter(month=self.start)
+        return self.days_rows()
 
-
-def _midnight(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    @property
+    def is_one_month(self) -> bool:
+        return self.start.day == 1 and self.end == next_month(self.start) - datetime.timedelta(1)
 
 
 @dataclass(frozen=True)
@@ -153,14 +166,10 @@ class Day:
 
 
 def per_day(entries, period: Period) -> list[Day]:
-    """Tokens and cost for every day of the period, days without replies included as zero."""
-    rows = (
-        entries.annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(total_tokens=Sum("total_tokens"), cost=Sum("cost"))
-        .order_by("day")
-    )
-    found = {row["day"]: row for row in rows}
+    """Tokens and cost for every day of the period (from daily rows), days without replies
+    included as zero."""
+    rows = entries.values("day").annotate(total_tokens=Sum("total_tokens"), cost=Sum("cost"))
+    found = {row["day"]: row for row in rows.order_by()}
     days = []
     for day in period.days:
         row = found.get(day, {"total_tokens": 0, "cost": None})
@@ -168,19 +177,24 @@ def per_day(entries, period: Period) -> list[Day]:
     return days
 
 
-def top_conversations(entries, limit: int = 10) -> list[dict]:
-    """The conversations that cost the most, with their title and owner (two queries)."""
-    rows = list(
-        entries.filter(conversation__isnull=False)
-        .values("conversation_id")
-        .annotate(
-            replies=Count("id"),
-            total_tokens=Sum("total_tokens"),
-            cost=Sum("cost"),
-            currency=_currency(),
+def top_conversations(period: Period, limit: int = 10) -> list[dict]:
+    """The conversations that cost the most, with their title and owner (at most three
+    queries): for a calendar month, the first rows of the monthly totals' index; else the
+    daily totals summed."""
+    if period.is_one_month:
+        rows = _top_of_month(period.start, limit)
+    else:
+        rows = list(
+            DailyConversationUsage.objects.filter(day__gte=period.start, day__lte=period.end)
+            .values("conversation_id")
+            .annotate(
+                replies=Sum("replies"),
+                total_tokens=Sum("total_tokens"),
+                cost=Sum("cost"),
+                currency=_currency(),
+            )
+            .order_by(F("cost").desc(nulls_last=True), "-total_tokens", "conversation_id")[:limit]
         )
-        .order_by(F("cost").desc(nulls_last=True), "-total_tokens", "conversation_id")[:limit]
-    )
     conversations = Conversation.objects.select_related("owner").in_bulk(
         [row["conversation_id"] for row in rows]
     )
@@ -189,11 +203,30 @@ def top_conversations(entries, limit: int = 10) -> list[dict]:
     return rows
 
 
-def chargeback_rows(entries) -> list[dict]:
+def _top_of_month(month: datetime.date, limit: int) -> list[dict]:
+    """The priced conversations by cost (in the order of the monthly totals' index), then, if
+    fewer than `limit`, the unpriced ones by tokens."""
+    rows = MonthlyConversationUsage.objects.filter(month=month).values(
+        "conversation_id", "replies", "total_tokens", "cost", "currency"
+    )
+    top = list(
+        rows.filter(cost__isnull=False).order_by("-cost", "-total_tokens", "conversation_id")[
+            :limit
+        ]
+    )
+    if len(top) < limit:
+        unpriced = rows.filter(cost__isnull=True).order_by("-total_tokens", "conversation_id")
+        top += list(unpriced[: limit - len(top)])
+    return top
+
+
+def chargeback_rows(period: Period) -> list[dict]:
     """One row per month, group, user, model and currency, as the CSV export writes them. The
     month is the one the reply was recorded in, like the period that selects the entries."""
+    entries = period.entries()
+    month = F("month") if entries.model is MonthlyUsage else TruncMonth("day")
     rows = (
-        entries.annotate(recorded=TruncMonth("created_at"))
+        entries.annotate(recorded=month)
         .values("recorded", "group_name", "user__username", "model", "currency")
         .annotate(**_sums())
         .order_by("recorded", "group_name", "user__username", "model", "currency")
@@ -220,11 +253,11 @@ def write_csv(rows: list[dict], file) -> None:
 
 
 def month_entries(month: datetime.date, user=None):
-    """The entries counted in an accounting month (the month of the quota they used)."""
-    entries = UsageEntry.objects.filter(month=month)
+    """The rollup rows of a month (the month a reply was recorded in, which its quota used)."""
+    entries = Period.month(month).entries()
     return entries if user is None else entries.filter(user=user)
 
 
 def user_last_days(user, count: int = 30) -> tuple[Period, list[Day]]:
     period = Period.last_days(count)
-    return period, per_day(period.entries().filter(user=user), period)
+    return period, per_day(period.days_rows().filter(user=user), period)

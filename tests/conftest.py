@@ -132,11 +132,12 @@ class UvicornThread:
 
     def __init__(self):
         import uvicorn
-        from django.core.asgi import get_asgi_application
+
+        from chatsite.asgi import get_application  # the handler the server runs
 
         self.port = free_port()
         config = uvicorn.Config(
-            get_asgi_application(),
+            get_application(),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

@@ -178,8 +178,8 @@ def test_a_failed_reply_says_so_plainly_and_retry_replaces_it(chat_page, fake_up
     retried = Reply.objects.get(retry_of=failed)
     retried = wait_for_reply_sync(retried.pk)
     failed.refresh_from_db()
-    assert (failed.status, failed.is_latest) == ("failed", False)
-    assert (retried.status, retried.is_latest) == ("completed", True)
+    assert (failed.status, failed.selected) == ("failed", False)
+    assert (retried.status, retried.selected) == ("completed", True)
     assert retried.text == "Back **online**."
     page.reload()
     expect(page.locator(REPLY)).to_have_count(1)

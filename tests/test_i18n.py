@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 # Words that are the same in both languages: names, model ids, the language's own name.
 ALLOWED_LATIN = {"Top", "p", "gpt", "English", "alice", "token", "API", "AI", "ID"}
+ALLOWED_LATIN |= {"Markdown", "JSON"}  # names of file formats, the same in every language
 
 
 class VisibleText(HTMLParser):
@@ -55,6 +56,7 @@ def untranslated(html: str, also_allowed=()) -> list[str]:
 @pytest.fixture
 def conversation_with_every_kind_of_reply(alice):
     conversation = Conversation.objects.create(owner=alice, title="季度计划", model="gpt-5.5")
+    parent = None
     for position, (status, code, message) in enumerate(
         [
             (Reply.Status.COMPLETED, "", ""),
@@ -66,9 +68,10 @@ def conversation_with_every_kind_of_reply(alice):
             ),
         ]
     ):
-        Reply.objects.create(
+        parent = Reply.objects.create(
             conversation=conversation,
             user=alice,
+            parent=parent,
             position=position,
             user_input="你好",
             text="回答",

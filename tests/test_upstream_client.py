@@ -74,10 +74,12 @@ async def test_upstream_down_is_a_retryable_network_error(fake_upstream, setting
 
 @pytest.mark.asyncio
 async def test_redirects_are_not_followed(fake_upstream, settings):
+    # The fake's 307 points at its own endpoint, which would answer 200 with a reply.
     fake_upstream.queue({"behaviour": "http_error", "status": 307})
     with pytest.raises(UpstreamError) as caught:
         await collect({"model": "gpt-5.5", "input": "hi"})
     assert caught.value.status == 307
+    assert len(fake_upstream.requests) == 1
 
 
 @pytest.mark.asyncio

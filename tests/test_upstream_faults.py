@@ -172,6 +172,7 @@ async def test_reasoning_summary_is_stored_apart(alice, fake_upstream):
 
 async def test_upstream_down_fails_clearly_after_retries(alice, fake_upstream, settings):
     settings.RESPONSES_API_BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens there
+    settings.UPSTREAM_MAX_RETRIES = 2  # backoff 0.5 s then 1 s (±25%): within the 2 s allowed
     client = await logged_in(alice)
 
     await send(client, "Anyone?")
@@ -179,7 +180,7 @@ async def test_upstream_down_fails_clearly_after_retries(alice, fake_upstream, s
 
     assert reply.status == Reply.Status.FAILED
     assert reply.error_code == "network"
-    assert reply.attempts == 0 or reply.user_input == "Anyone?"
+    assert reply.attempts == 3  # the first try and both retries
     assert "127.0.0.1" not in reply.error_message
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from conversations.models import Conversation, QuotaPolicy, UsageEntry, UsageMonth
+from conversations.models.rollup import record_in_rollups
 from conversations.models.usage import month_start, next_month
 from tests.conftest import PASSWORD
 
@@ -37,10 +38,11 @@ def record(
     group="",
     conversation=None,
 ):
-    """A ledger entry as billing writes it: total = input + output (reasoning is in output)."""
+    """A ledger entry as billing writes it (with its daily rollups): total = input + output
+    (reasoning is in output)."""
     when = when or timezone.now()
     input_tokens, cached, output, reasoning = tokens
-    return UsageEntry.objects.create(
+    entry = UsageEntry.objects.create(
         user=user,
         group_name=group,
         model=model,
@@ -55,6 +57,8 @@ def record(
         created_at=when,
         conversation=conversation,
     )
+    record_in_rollups(entry)
+    return entry
 
 
 def n(value) -> str:

@@ -62,6 +62,11 @@ def http_error_plan(behaviour: Behaviour) -> Plan:
     headers = []
     if behaviour.has("retry_after"):
         headers.append((b"retry-after", behaviour.string("retry_after", "").encode()))
+    if 300 <= status < 400:
+        # A real redirect: by default to the same endpoint, which would answer 200 (the queued
+        # error is used up), so a client that followed it would get a reply.
+        location = behaviour.string("location", "/v1/responses")
+        headers.append((b"location", location.encode()))
     kind = behaviour.string("body", "json")
     if kind == "empty":
         return Plan(status, [(b"content-length", b"0"), *headers])

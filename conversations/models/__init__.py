@@ -8,6 +8,9 @@ from conversations.models.chat import (
     Reply,
     User,
 )
+from conversations.models.feedback import Feedback as Feedback
+from conversations.models.review import ReviewAccess
+from conversations.models.rollup import DailyConversationUsage, DailyUsage  # noqa: F401
 from conversations.models.usage import (
     AIModel,
     QuotaExceeded,
@@ -30,6 +33,7 @@ __all__ = [
     "RateLimited",
     "Reply",
     "Reservation",
+    "ReviewAccess",
     "UsageEntry",
     "UsageMonth",
     "User",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, models, transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,12 +21,16 @@ from conversations.models.usage import (
     Reservation,
     UsageEntry,
     UsageMonth,
+    charge_group,
     month_start,
 )
 
 
 class User(AbstractUser):
     """The site's user. Custom from the first migration so fields can be added later."""
+
+    # Everything this user owns is kept through retention purges while the hold is on.
+    legal_hold = models.BooleanField(_("legal hold"), default=False)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -38,7 +42,28 @@ class ConversationBusy(Exception):
 
 class ConversationQuerySet(models.QuerySet):
     def for_user(self, user):
-        return self.filter(owner=user)
+        """The owner's conversations; deleted ones are gone for them at once."""
+        return self.filter(owner=user, deleted_at__isnull=True)
+
+    def due_for_purge(self, cutoff=None, deleted_too: bool = False):
+        """Past retention: last activity before `cutoff` (deleted or not), and with
+        `deleted_too` every conversation its owner deleted. Holds are not looked at here."""
+        due = Q(updated_at__lt=cutoff) if cutoff is not None else Q(pk__in=[])
+        if deleted_too:
+            due |= Q(deleted_at__isnull=False)
+        return self.filter(due)
+
+    def under_hold(self):
+        return self.filter(Q(legal_hold=True) | Q(owner__legal_hold=True))
+
+    def purgeable(self, cutoff=None, deleted_too: bool = False):
+        """What a retention purge removes: what is due, never anything under a legal hold (the
+        conversation's or its owner's), never one whose reply is still being written."""
+        return (
+            self.due_for_purge(cutoff, deleted_too)
+            .filter(legal_hold=False, owner__legal_hold=False)
+            .exclude(replies__status__in=Reply.GENERATING)
+        )
 
     def visible(self):
         return self.filter(archived=False)
@@ -77,15 +102,25 @@ class Conversation(models.Model):
     tools = models.JSONField(_("tools"), default=list, blank=True)
     tool_choice = models.JSONField(_("tool choice"), null=True, blank=True)
     archived = models.BooleanField(_("archived"), default=False)
+    pinned = models.BooleanField(_("pinned"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("last activity"), default=timezone.now)
+    # Deleted by its owner: gone from their pages, kept for reviewers until the retention purge
+    # (KEEP_DELETED_CONVERSATIONS). A legal hold keeps it through every purge.
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
+    legal_hold = models.BooleanField(_("legal hold"), default=False)
 
     objects = ConversationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated_at"]
         indexes = [
-            models.Index(fields=["owner", "archived", "-updated_at"], name="conv_owner_recent_idx")
+            models.Index(fields=["owner", "archived", "-updated_at"], name="conv_owner_recent_idx"),
+            # The sidebar: pinned first, then newest first.
+            models.Index(
+                fields=["owner", "archived", "-pinned", "-updated_at"],
+                name="conv_owner_sidebar_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -108,6 +143,24 @@ class Conversation(models.Model):
     def display_title(self) -> str:
         return self.title or str(_("New chat"))
 
+    @property
+    def on_hold(self) -> bool:
+        return self.legal_hold or self.owner.legal_hold
+
+    @property
+    def kept_after_delete(self) -> bool:
+        return settings.KEEP_DELETED_CONVERSATIONS or self.on_hold
+
+    def delete_for_owner(self) -> None:
+        """The owner's delete: it disappears for them at once; it stays for reviewers until the
+        retention purge when KEEP_DELETED_CONVERSATIONS is on (or under a legal hold), else it
+        is removed now."""
+        if self.kept_after_delete:
+            self.deleted_at = timezone.now()
+            self.save(update_fields=["deleted_at"])
+        else:
+            self.delete()
+
     def title_from_message(self, message: str) -> str:
         """A short title from the first message: its first line, cut at a word near 60 chars."""
         first_line = " ".join(message.strip().split())[:80]
@@ -117,8 +170,10 @@ class Conversation(models.Model):
         return first_line
 
     def add_turn(self, user_input: str, client_token=None) -> "Reply":
-        """Stores the user's message as a new queued turn (before any call to the relay)."""
-        last = self.replies.filter(is_latest=True).aggregate(last=Max("position"))["last"]
+        """Stores the user's message as a new queued turn (before any call to the relay),
+        after the last turn shown."""
+        path = self.visible_path("position")
+        last = path[-1] if path else None
         if not self.title:
             self.title = self.title_from_message(user_input)
         self.updated_at = timezone.now()
@@ -127,14 +182,63 @@ class Conversation(models.Model):
             conversation=self,
             user=self.owner,
             client_token=client_token,
-            position=0 if last is None else last + 1,
+            parent=last,
+            position=0 if last is None else last.position + 1,
             user_input=user_input,
             model=self.model,
         )
 
+    def set_pinned(self, pinned: bool) -> None:
+        self.pinned = pinned
+        self.save(update_fields=["pinned"])
+
+    def set_archived(self, archived: bool) -> None:
+        """Archived conversations leave the sidebar (search still finds them); archiving also
+        unpins, so an unarchived conversation comes back among the others."""
+        self.archived = archived
+        self.pinned = self.pinned and not archived
+        self.save(update_fields=["archived", "pinned"])
+
+    def visible_path(self, *only: str) -> list["Reply"]:
+        """The transcript as the owner sees it: from the first turn, the selected version of
+        each turn's follow-ups, in order (one query; other branches are left out). `only`
+        limits the fields loaded."""
+        replies = self.replies.filter(selected=True)
+        if only:
+            replies = replies.only("id", "parent_id", *only)
+        selected = {reply.parent_id: reply for reply in replies}
+        path: list[Reply] = []
+        node = selected.get(None)
+        while node is not None:
+            path.append(node)
+            node = selected.get(node.pk)
+        return path
+
     def visible_replies(self):
-        """The transcript as the owner sees it: the latest version of each turn, in order."""
-        return self.replies.filter(is_latest=True).order_by("position")
+        """The turns shown, as a queryset in order."""
+        shown = [reply.pk for reply in self.visible_path("id")]
+        return self.replies.filter(pk__in=shown).order_by("position")
+
+    def transcript(self) -> list["Reply"]:
+        """The turns shown, each told its place among its versions (for the "2 / 3" arrows):
+        version_number, version_count, previous_version_id, next_version_id."""
+        path = self.visible_path()
+        parents = [reply.parent_id for reply in path if reply.parent_id is not None]
+        versions: dict = {}
+        siblings = (
+            self.replies.filter(Q(parent__isnull=True) | Q(parent_id__in=parents))
+            .order_by("created_at", "pk")
+            .values_list("parent_id", "pk")
+        )
+        for parent_id, pk in siblings:
+            versions.setdefault(parent_id, []).append(pk)
+        for reply in path:
+            ids = versions.get(reply.parent_id, [reply.pk])
+            index = ids.index(reply.pk)
+            reply.version_number, reply.version_count = index + 1, len(ids)
+            reply.previous_version_id = ids[index - 1] if index > 0 else None
+            reply.next_version_id = ids[index + 1] if index + 1 < len(ids) else None
+        return path
 
 
 SETTINGS_FIELDS = (
@@ -177,17 +281,36 @@ class ReplyQuerySet(models.QuerySet):
                 return existing, False
             raise ConversationBusy from None
 
+    def submit_version(self, original: "Reply", user_input: str, client_token, retry_of=None):
+        """A new version of `original` unless this form was submitted before (a double click,
+        a replayed POST). Returns (reply, created); raises like Reply.new_version."""
+        existing = self.filter(user=original.user_id, client_token=client_token).first()
+        if existing is not None:
+            return existing, False
+        try:
+            return original.new_version(user_input, client_token, retry_of), True
+        except ConversationBusy:
+            existing = self.filter(user=original.user_id, client_token=client_token).first()
+            if existing is not None:
+                return existing, False
+            raise
+
 
 def _check_rates(owner, limits: Limits) -> None:
-    """Replies generating at once and sends in the last minute, counted under the user's lock."""
-    replies = Reply.objects.filter(user=owner)
-    if replies.generating().count() >= limits.max_concurrent:
+    """Replies generating at once and sends in the last minute, counted under the user's lock
+    (in one query: it runs on every send)."""
+    now = timezone.now()
+    generating = Q(status__in=Reply.GENERATING)
+    recent = Q(created_at__gte=now - timedelta(seconds=60))
+    counts = Reply.objects.filter(generating | recent, user=owner).aggregate(
+        generating=Count("pk", filter=generating),
+        recent=Count("pk", filter=recent),
+        oldest=Min("created_at", filter=recent),
+    )
+    if counts["generating"] >= limits.max_concurrent:
         raise RateLimited("concurrent", retry_after=5)
-    minute_ago = timezone.now() - timedelta(seconds=60)
-    recent = replies.filter(created_at__gte=minute_ago).order_by("created_at")
-    if recent.count() >= limits.sends_per_minute:
-        oldest = recent.values_list("created_at", flat=True).first()
-        wait = 60 - (timezone.now() - oldest).total_seconds()
+    if counts["recent"] >= limits.sends_per_minute:
+        wait = 60 - (now - counts["oldest"]).total_seconds()
         raise RateLimited("per_minute", retry_after=max(1, math.ceil(wait)))
 
 
@@ -214,8 +337,14 @@ class Reply(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="replies"
     )
     client_token = models.UUIDField(null=True, blank=True, editable=False)
-    position = models.PositiveIntegerField(default=0)
-    is_latest = models.BooleanField(default=True)
+    # Turns form a tree: each follows its parent (None: the first turn); versions of a turn
+    # (retries, regenerations, edits) are siblings, one of them selected (the one shown), so
+    # the transcript is the selected path and a branch left behind comes back when selected.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="follow_ups"
+    )
+    selected = models.BooleanField(_("version shown"), default=True)
+    position = models.PositiveIntegerField(default=0)  # turns before this one on its path
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
@@ -290,9 +419,14 @@ class Reply(models.Model):
                 name="one_generating_reply_per_conversation",
             ),
             models.UniqueConstraint(
-                fields=["conversation", "position"],
-                condition=Q(is_latest=True),
-                name="one_latest_reply_per_position",
+                fields=["conversation", "parent"],
+                condition=Q(selected=True, parent__isnull=False),
+                name="one_selected_version_per_turn",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(selected=True, parent__isnull=True),
+                name="one_selected_first_turn",
             ),
             models.UniqueConstraint(
                 fields=["user", "client_token"], name="one_reply_per_submitted_form"
@@ -312,34 +446,72 @@ class Reply(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.status in self.RETRYABLE and self.is_latest
+        return self.status in self.RETRYABLE and self.selected
 
     @property
     def has_usage(self) -> bool:
         return self.input_tokens is not None or self.output_tokens is not None
 
+    def versions(self):
+        """This turn's versions (itself included), oldest first."""
+        return Reply.objects.filter(
+            conversation_id=self.conversation_id, parent_id=self.parent_id
+        ).order_by("created_at", "pk")
+
     def retry(self) -> "Reply":
-        """A new attempt at the same message in the same place; this one stays as history.
-        Checked and reserved like a send. Raises ConversationBusy, RateLimited or
-        QuotaExceeded."""
+        """A new attempt at the same message in the same place; this one stays as history."""
+        return self.new_version(self.user_input, retry_of=self)
+
+    def new_version(self, user_input: str, client_token=None, retry_of=None) -> "Reply":
+        """A new version of this turn (same place in the conversation, same context), shown
+        from now on; the turns that followed this one stay on their branch. Checked and
+        reserved like a send, in one transaction. Raises ConversationBusy (a reply is being
+        generated in the conversation), RateLimited or QuotaExceeded."""
         limits = QuotaPolicy.limits_for(self.user)
         try:
             with transaction.atomic():
                 usage = UsageMonth.locked(self.user, month_start())
                 _check_rates(self.user, limits)
-                Reply.objects.filter(pk=self.pk).update(is_latest=False)
                 reply = Reply.objects.create(
                     conversation=self.conversation,
                     user=self.user,
+                    client_token=client_token,
+                    parent_id=self.parent_id,
                     position=self.position,
-                    user_input=self.user_input,
+                    selected=False,
+                    user_input=user_input,
                     model=self.conversation.model,
-                    retry_of=self,
+                    retry_of=retry_of,
+                )
+                reply.show()
+                Conversation.objects.filter(pk=self.conversation_id).update(
+                    updated_at=timezone.now()
                 )
                 Reservation.hold(reply, usage, limits)
                 return reply
         except IntegrityError:
             raise ConversationBusy from None
+
+    @transaction.atomic
+    def show(self) -> None:
+        """Selects this version, and its ancestors, so the transcript passes through it."""
+        shown = {reply.pk for reply in self.conversation.visible_path("id")}
+        node: Reply | None = self
+        while node is not None and node.pk not in shown:
+            node.versions().exclude(pk=node.pk).update(selected=False)
+            Reply.objects.filter(pk=node.pk).update(selected=True)
+            node.selected = True
+            node = node.parent
+
+    def select(self) -> None:
+        """Shows this version instead of the one shown (with the turns that followed it).
+        Raises ConversationBusy while a reply is being generated in the conversation."""
+        with transaction.atomic():
+            # The owner's lock, as a send takes it: no turn is added while the path changes.
+            UsageMonth.locked(self.user, month_start())
+            if Reply.objects.filter(conversation_id=self.conversation_id).generating().exists():
+                raise ConversationBusy
+            self.show()
 
     def bill(self) -> None:
         """Prices the recorded usage at today's prices and settles the reply's reservation (or
@@ -356,12 +528,11 @@ class Reply(models.Model):
         cost = model.cost_of(input_tokens, cached, output_tokens) if model else None
         currency = model.currency if cost is not None else ""
         Reply.objects.filter(pk=self.pk).update(cost=cost, cost_currency=currency)
-        group = self.user.groups.order_by("name").values_list("name", flat=True).first()
         reservation.settle(
             UsageEntry(
                 reply=self,
                 conversation_id=self.conversation_id,
-                group_name=group or "",
+                group_name=charge_group(self.user),
                 model=self.model,
                 input_tokens=input_tokens,
                 cached_tokens=cached,

@@ -5,14 +5,17 @@ user), the reservation taken before a reply starts and settled when it ends, and
 import datetime
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from conversations.models.rollup import record_in_rollups
 from conversations.tokens import estimate_tokens
 
 MILLION = Decimal(1_000_000)
@@ -123,20 +126,28 @@ class AIModel(models.Model):
 
 @dataclass(frozen=True)
 class Limits:
+    """The limits that apply to one user. `tokens` and `cost` are the monthly limits in force
+    (None: none, also when an exempt policy lifted it); `group` is the group whose policy
+    applied, the one the user's replies are charged to ("" when no group policy applies)."""
+
     tokens: int | None = None
     cost: Decimal | None = None
     exempt: bool = False
     max_concurrent: int = 3
     sends_per_minute: int = 20
+    group: str = ""
 
     @property
     def unlimited(self) -> bool:
-        return self.exempt or (self.tokens is None and self.cost is None)
+        return self.tokens is None and self.cost is None
 
 
 class QuotaPolicy(models.Model):
-    """Monthly limits in tokens and/or cost, and rate limits. The most specific policy wins:
-    a user's own, else their groups' (the most generous of them), else the default."""
+    """Monthly limits in tokens and/or cost, and rate limits, for everyone (the default), a
+    group or a user. For each limit the most specific policy that sets it wins (the user's own,
+    then their group's, then the default): an empty field inherits from the next level, and
+    "exempt" lifts the monthly limits it has not already been given at a more specific level.
+    Among several groups with a policy, the most generous one applies (see `_group_policy`)."""
 
     class Scope(models.TextChoices):
         DEFAULT = "default", _("Everyone (default)")
@@ -149,7 +160,10 @@ class QuotaPolicy(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
     )
     monthly_token_limit = models.PositiveBigIntegerField(
-        _("monthly token limit"), null=True, blank=True, help_text=_("Empty: no limit.")
+        _("monthly token limit"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: as the group's or the default policy says."),
     )
     monthly_cost_limit = models.DecimalField(
         _("monthly cost limit"),
@@ -157,7 +171,9 @@ class QuotaPolicy(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
-        help_text=_("In the catalogue's currency. Empty: no limit."),
+        help_text=_(
+            "In the catalogue's currency. Empty: as the group's or the default policy says."
+        ),
     )
     exempt = models.BooleanField(_("exempt from monthly limits"), default=False)
     max_concurrent_replies = models.PositiveSmallIntegerField(
@@ -204,36 +220,76 @@ class QuotaPolicy(models.Model):
                 Q(scope=cls.Scope.USER, user_id=user.pk)
                 | Q(scope=cls.Scope.GROUP, group__user=user.pk)
                 | Q(scope=cls.Scope.DEFAULT)
-            ).distinct()
+            )
+            .select_related("group")
+            .distinct()
         )
         mine = [p for p in policies if p.scope == cls.Scope.USER]
-        groups = [p for p in policies if p.scope == cls.Scope.GROUP]
         default = [p for p in policies if p.scope == cls.Scope.DEFAULT]
-        chosen = mine or groups or default
-        if not chosen:
-            return Limits(
-                max_concurrent=settings.MAX_CONCURRENT_REPLIES,
-                sends_per_minute=settings.MAX_SENDS_PER_MINUTE,
-            )
+        group = _group_policy([p for p in policies if p.scope == cls.Scope.GROUP], default)
+        chain = mine + ([group] if group else []) + default  # the most specific first
+        tokens, tokens_lifted = _monthly(chain, "monthly_token_limit")
+        cost, cost_lifted = _monthly(chain, "monthly_cost_limit")
         return Limits(
-            tokens=_most_generous([p.monthly_token_limit for p in chosen]),
-            cost=_most_generous([p.monthly_cost_limit for p in chosen]),
-            exempt=any(p.exempt for p in chosen),
-            max_concurrent=_most_generous(
-                [p.max_concurrent_replies for p in chosen], settings.MAX_CONCURRENT_REPLIES
-            ),
-            sends_per_minute=_most_generous(
-                [p.max_sends_per_minute for p in chosen], settings.MAX_SENDS_PER_MINUTE
-            ),
+            tokens=tokens,
+            cost=cost,
+            exempt=tokens_lifted or cost_lifted,
+            max_concurrent=_first_set(chain, "max_concurrent_replies")
+            or settings.MAX_CONCURRENT_REPLIES,
+            sends_per_minute=_first_set(chain, "max_sends_per_minute")
+            or settings.MAX_SENDS_PER_MINUTE,
+            group=group.group.name if group else "",
         )
 
 
-def _most_generous(values, unset=None):
-    """None means "no limit" (or "use the site default" when `unset` is given)."""
-    values = [unset if v is None else v for v in values]
-    if any(v is None for v in values):
-        return None
-    return max(values)
+def _first_set(chain: list[QuotaPolicy], field: str):
+    return next((getattr(p, field) for p in chain if getattr(p, field) is not None), None)
+
+
+def _monthly(chain: list[QuotaPolicy], field: str) -> tuple[object, bool]:
+    """(limit, lifted): the most specific value set, unless an exempt policy comes first."""
+    for policy in chain:
+        if policy.exempt:
+            return None, True
+        if getattr(policy, field) is not None:
+            return getattr(policy, field), False
+    return None, False
+
+
+def _group_policy(groups: list[QuotaPolicy], default: list[QuotaPolicy]) -> QuotaPolicy | None:
+    """The most generous of the user's group policies, as each would apply over the default:
+    exempt first, then the higher token limit, then the higher cost limit (no limit counts as
+    the highest), then the group's name in alphabetical order."""
+
+    def generosity(policy: QuotaPolicy):
+        chain = [policy, *default]
+        tokens, cost = _monthly(chain, "monthly_token_limit"), _monthly(chain, "monthly_cost_limit")
+        unlimited = Decimal("Infinity")
+        return (
+            policy.exempt,
+            unlimited if tokens[0] is None else Decimal(tokens[0]),
+            unlimited if cost[0] is None else Decimal(cost[0]),
+        )
+
+    ranked = sorted(groups, key=lambda p: p.group.name)  # ties: the first name wins
+    return max(ranked, key=generosity, default=None)
+
+
+def charge_group(user, limits: Limits | None = None) -> str:
+    """The group a user's replies are charged to (the ledger's group_name, used by the dashboard,
+    the export and the report): the group whose quota policy applies to the user; when none of
+    their groups has a policy, their first group in alphabetical order; "" for none."""
+    limits = limits or QuotaPolicy.limits_for(user)
+    if limits.group:
+        return limits.group
+    return user.groups.order_by("name").values_list("name", flat=True).first() or ""
+
+
+def _money(expression):
+    """Sums of money in the database, rounded to the column's six places: SQLite computes
+    decimals as floats, and without this a reserve-then-release could leave -1e-18 behind
+    (which the not-negative constraint rightly refuses)."""
+    return Round(expression, 6)
 
 
 class UsageMonth(models.Model):
@@ -277,27 +333,28 @@ class QuotaStatus:
     tokens_reserved: int
     cost_used: Decimal
     cost_reserved: Decimal
+    model_id: str = ""
 
     @property
     def resets_on(self) -> datetime.date:
         return next_month(self.month)
 
-    @property
+    @cached_property
     def over(self) -> bool:
-        """No room left for a reply (less than QUOTA_MIN_OUTPUT_TOKENS)."""
+        """No room left for a reply: the rule that refuses a send (`quota_room`), for an empty
+        message to the model the user would send to."""
         if self.limits.unlimited:
             return False
-        minimum = settings.QUOTA_MIN_OUTPUT_TOKENS
-        if self.limits.tokens is not None:
-            if self.limits.tokens - self.tokens_used - self.tokens_reserved < minimum:
-                return True
-        if self.limits.cost is not None:
-            return self.limits.cost - self.cost_used - self.cost_reserved <= 0
-        return False
+        model = None
+        if self.limits.cost is not None:  # only a cost limit depends on the model's prices
+            model = AIModel.for_model_id(self.model_id or AIModel.default_model_id())
+        return quota_room(self, self.limits, model, 0) == 0
 
     @classmethod
-    def for_user(cls, user) -> "QuotaStatus":
-        """Two queries whatever the history's size: the policies and the month's row."""
+    def for_user(cls, user, model_id: str = "") -> "QuotaStatus":
+        """Two queries whatever the history's size: the policies and the month's row (and the
+        model's prices for `over` under a cost limit; the catalogue's default model when none
+        is given)."""
         month = month_start()
         row = UsageMonth.objects.filter(user=user, month=month).first() or UsageMonth()
         return cls(
@@ -307,6 +364,7 @@ class QuotaStatus:
             tokens_reserved=row.tokens_reserved,
             cost_used=row.cost_used,
             cost_reserved=row.cost_reserved,
+            model_id=model_id,
         )
 
 
@@ -346,16 +404,16 @@ class Reservation(models.Model):
         output_tokens = reply.conversation.max_output_tokens or settings.QUOTA_RESERVE_OUTPUT_TOKENS
         model = AIModel.for_model_id(reply.model)
         limited = not limits.unlimited
-        if limited:
-            affordable = _affordable_output(usage, limits, model, input_tokens)
-            if affordable is not None and affordable < settings.QUOTA_MIN_OUTPUT_TOKENS:
-                raise QuotaExceeded(next_month(usage.month))
-            if affordable is not None:
-                output_tokens = min(output_tokens, affordable)
+        room = quota_room(usage, limits, model, input_tokens)
+        if room == 0:
+            raise QuotaExceeded(next_month(usage.month))
+        if room is not None:
+            output_tokens = min(output_tokens, room)
         cost = (model.cost_of(input_tokens, 0, output_tokens) if model else None) or ZERO
         tokens = input_tokens + output_tokens
         UsageMonth.objects.filter(pk=usage.pk).update(
-            tokens_reserved=F("tokens_reserved") + tokens, cost_reserved=F("cost_reserved") + cost
+            tokens_reserved=F("tokens_reserved") + tokens,
+            cost_reserved=_money(F("cost_reserved") + cost),
         )
         return cls.objects.create(
             reply=reply,
@@ -375,7 +433,7 @@ class Reservation(models.Model):
         if closed:
             UsageMonth.objects.filter(user_id=self.user_id, month=self.month).update(
                 tokens_reserved=F("tokens_reserved") - self.tokens,
-                cost_reserved=F("cost_reserved") - self.cost,
+                cost_reserved=_money(F("cost_reserved") - self.cost),
             )
         return bool(closed)
 
@@ -385,15 +443,21 @@ class Reservation(models.Model):
 
     @transaction.atomic
     def settle(self, entry: "UsageEntry") -> bool:
-        """Charges the real usage (the ledger entry) and gives back the reservation."""
+        """Charges the real usage (the ledger entry) and gives back the reservation. The entry
+        counts in the month it is recorded in (its created_at, in the site's time zone), the
+        one month every report uses; usually the reservation's, unless the reply ran past
+        midnight at the end of a month. The daily rollups are updated in the same transaction."""
         if not self._close(self.State.SETTLED):
             return False
-        entry.user_id, entry.month = self.user_id, self.month
-        entry.save()
-        UsageMonth.objects.filter(user_id=self.user_id, month=self.month).update(
+        entry.user_id, entry.month = self.user_id, month_start(entry.created_at)
+        if entry.month != self.month:
+            UsageMonth.objects.get_or_create(user_id=self.user_id, month=entry.month)
+        UsageMonth.objects.filter(user_id=self.user_id, month=entry.month).update(
             tokens_used=F("tokens_used") + entry.total_tokens,
-            cost_used=F("cost_used") + (entry.cost or ZERO),
+            cost_used=_money(F("cost_used") + (entry.cost or ZERO)),
         )
+        entry.save()
+        record_in_rollups(entry)
         return True
 
 
@@ -412,7 +476,20 @@ def context_tokens(reply) -> int:
     return tokens
 
 
-def _affordable_output(usage: UsageMonth, limits: Limits, model, input_tokens: int) -> int | None:
+def quota_room(usage, limits: Limits, model, input_tokens: int) -> int | None:
+    """The one rule of the monthly limits, for the refusal of a send (Reservation.hold) and the
+    notice before typing (QuotaStatus.over): the output tokens a reply of `input_tokens` may
+    write in the room left (`usage`: a UsageMonth or a QuotaStatus); 0 when that is less than
+    QUOTA_MIN_OUTPUT_TOKENS (refused); None when no monthly limit applies."""
+    if limits.unlimited:
+        return None
+    allowed = _affordable_output(usage, limits, model, input_tokens)
+    if allowed is not None and allowed < settings.QUOTA_MIN_OUTPUT_TOKENS:
+        return 0
+    return allowed
+
+
+def _affordable_output(usage, limits: Limits, model, input_tokens: int) -> int | None:
     """The most output tokens the room left under the limits pays for (None: no limit)."""
     allowed: list[int] = []
     if limits.tokens is not None:

@@ -18,7 +18,7 @@ def get_conversation_for_user(user, conversation_id: uuid.UUID) -> Conversation:
 def get_reply_for_user(user, reply_id: uuid.UUID) -> Reply:
     try:
         return Reply.objects.select_related("conversation").get(
-            pk=reply_id, conversation__owner=user
+            pk=reply_id, conversation__owner=user, conversation__deleted_at__isnull=True
         )
     except Reply.DoesNotExist:
         raise Http404 from None

@@ -3,8 +3,10 @@ delete. Each works as a plain form post; htmx requests get just the part that ch
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import prefetch_related_objects
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
@@ -18,7 +20,8 @@ from conversations.views.lookups import get_conversation_for_user
 
 
 def chat_context(request, conversation: Conversation | None, form=None) -> dict:
-    replies = list(conversation.visible_replies()) if conversation else []
+    replies = conversation.transcript() if conversation else []
+    prefetch_related_objects(replies, "feedback")  # one query for every reply's feedback control
     for reply in replies:
         current = live.get(reply.id)
         if current is not None:
@@ -27,19 +30,65 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
             reply.refresh_from_db()
     if form is None:
         form = SendForm.for_conversation(conversation)
+    quota = QuotaStatus.for_user(request.user)
     return {
         "conversation": conversation,
         "replies": replies,
         "generating": any(reply.is_generating for reply in replies),
         "sidebar": sidebar_conversations(request.user),
-        "quota": QuotaStatus.for_user(request.user),
+        "quota": quota,
+        "quota_share": quota_share(quota),
         "form": form,
         "client_token": uuid.uuid4(),
     }
 
 
-def sidebar_conversations(user):
-    return Conversation.objects.for_user(user).visible().only("id", "title", "updated_at")[:200]
+class Sidebar(list):
+    """The sidebar's conversations, and `generating`: the ids of the user's conversations with
+    a reply being written (the page watches for changes only while there are some)."""
+
+    generating: set[uuid.UUID]
+
+
+def sidebar_conversations(user, generating: set[uuid.UUID] | None = None) -> Sidebar:
+    """Pinned first, then newest first; archived ones left out. Two queries whatever the
+    number: the conversations, and which have a reply being written."""
+    sidebar = Sidebar(
+        Conversation.objects.for_user(user)
+        .visible()
+        .order_by("-pinned", "-updated_at")
+        .only("id", "title", "updated_at", "pinned", "archived")[:200]
+    )
+    sidebar.generating = generating_conversation_ids(user) if generating is None else generating
+    for item in sidebar:
+        item.generating = item.pk in sidebar.generating
+    return sidebar
+
+
+def generating_conversation_ids(user) -> set[uuid.UUID]:
+    return set(
+        Reply.objects.filter(user=user)
+        .generating()
+        .order_by()
+        .values_list("conversation_id", flat=True)
+    )
+
+
+def quota_share(quota: QuotaStatus) -> int | None:
+    """This month's used and reserved share of the tightest monthly limit, in percent (None
+    when no monthly limit applies)."""
+    limits = quota.limits
+    if limits.unlimited:
+        return None
+    shares = [
+        float(used) / float(limit) if limit > 0 else 1.0
+        for used, limit in [
+            (quota.tokens_used + quota.tokens_reserved, limits.tokens),
+            (quota.cost_used + quota.cost_reserved, limits.cost),
+        ]
+        if limit is not None
+    ]
+    return min(100, round(100 * max(shares)))
 
 
 @login_required
@@ -98,10 +147,11 @@ def delete(request, conversation_id: uuid.UUID):
             if (current := live.get(reply.id)) is not None:
                 current.request_stop()
             interrupt(reply, code="", status=Reply.Status.CANCELLED)
-        conversation.delete()
+        conversation.delete_for_owner()
         messages.success(request, _("The conversation was deleted."))
         return redirect("home")
-    return render(request, "conversations/confirm_delete.html", {"conversation": conversation})
+    context = {"conversation": conversation, "retention_days": settings.CONVERSATION_RETENTION_DAYS}
+    return render(request, "conversations/confirm_delete.html", context)
 
 
 def _refused(request, conversation, message: str, target: str):

@@ -31,13 +31,14 @@ ACTIVE_CHECK_INTERVAL = 5.0
 
 @login_required
 @require_GET
-async def reply_stream(request, reply_id: uuid.UUID):
-    user = await request.auser()
-    reply = await sync_to_async(_get_reply_and_release_connection)(user, reply_id)
+def reply_stream(request, reply_id: uuid.UUID):
+    """A sync view that returns an async stream: the lookup runs with the middleware in one
+    trip to the worker thread (chatsite/asgi.py); the events are sent from the event loop."""
+    reply = _get_reply_and_release_connection(request.user, reply_id)
     current = live_registry.get(reply.id)
     events = _live_events(current) if current else _stored_events(reply)
     response = StreamingHttpResponse(
-        _while_active(user.pk, _with_final(request, reply, events)),
+        _while_active(request.user.pk, _with_final(request, reply, events)),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

@@ -72,7 +72,7 @@ def dashboard(request):
     sort = usage_reports.parse_sort(request.GET.get("sort"))
     entries = period.entries()
     totals = usage_reports.totals(entries)
-    days = usage_reports.per_day(entries, period)
+    days = usage_reports.per_day(period.days_rows(), period)
     currency = totals.costs[0][0] if len(totals.costs) == 1 else ""
     before = period.start.replace(day=1) - datetime.timedelta(days=1)
     context = {
@@ -89,7 +89,7 @@ def dashboard(request):
             (_("By group"), "groups", usage_reports.by_group(entries, sort)),
             (_("By model"), "models", usage_reports.by_model(entries, sort)),
         ],
-        "top_conversations": usage_reports.top_conversations(entries),
+        "top_conversations": usage_reports.top_conversations(period),
         "days": days,
         "tokens_chart": charts.tokens_per_day(days, _("Tokens per day")),
         "cost_chart": charts.cost_per_day(days, _("Cost per day"), currency),
@@ -104,5 +104,5 @@ def export_csv(request):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"usage-{period.start:%Y-%m-%d}-to-{period.end:%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    usage_reports.write_csv(usage_reports.chargeback_rows(period.entries()), response)
+    usage_reports.write_csv(usage_reports.chargeback_rows(period), response)
     return response

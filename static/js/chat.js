@@ -65,12 +65,72 @@
     }
   }
 
+  // Shortcuts (listed in the sidebar and in aria-keyshortcuts): Ctrl/Cmd+Shift+O opens a new
+  // chat; Ctrl/Cmd+K, or "/" outside a text field, goes to the search box.
+  const typing = (target) => target.closest?.("input, textarea, select, [contenteditable]");
+  document.addEventListener("keydown", (event) => {
+    const modifier = event.ctrlKey || event.metaKey;
+    const key = event.key.toLowerCase();
+    if (modifier && event.shiftKey && key === "o") {
+      event.preventDefault();
+      const newChat = document.querySelector("a.new-chat");
+      window.location.assign(newChat ? newChat.href : "/");
+    } else if ((modifier && !event.shiftKey && key === "k") || (key === "/" && !modifier && !typing(event.target))) {
+      const search = document.getElementById("search-box");
+      if (!search) return;
+      event.preventDefault();
+      search.focus();
+      search.select();
+    }
+  });
+
+  // An example prompt on an empty chat fills the message box (it does not send it).
+  function offerExamplePrompts() {
+    for (const item of document.querySelectorAll("[data-example-prompt]:not([data-ready])")) {
+      item.dataset.ready = "1";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "example-prompt";
+      button.textContent = item.textContent.trim();
+      button.addEventListener("click", () => {
+        const box = messageBox();
+        box.value = button.textContent;
+        box.focus();
+        box.setSelectionRange(box.value.length, box.value.length);
+      });
+      item.replaceChildren(button);
+    }
+  }
+
+  // "Reply ready" notices close with their button.
+  document.addEventListener("click", (event) => {
+    const dismiss = event.target.closest?.("[data-dismiss]");
+    if (dismiss) dismiss.parentElement.remove();
+  });
+
+  // Focus is never lost to a swap: an element replaced while focused gets focus back in its
+  // new version (same id); when it is gone, the message box takes it.
+  let focused = null;
+  document.addEventListener("htmx:before:swap", () => {
+    const active = document.activeElement;
+    focused = active && active !== document.body ? active : null;
+  });
+  function restoreFocus() {
+    const active = document.activeElement;
+    if (!focused || (active && active !== document.body && active.isConnected)) return;
+    const again = focused.id && document.getElementById(focused.id);
+    focused = null;
+    (again || messageBox())?.focus();
+  }
+
   document.addEventListener("htmx:after:swap", () => {
     addCopyButtons(document);
     followToBottom(false);
+    restoreFocus();
   });
   document.addEventListener("DOMContentLoaded", () => {
     addCopyButtons(document);
+    offerExamplePrompts();
     if (transcript()?.children.length) followToBottom(true);
   });
 })();

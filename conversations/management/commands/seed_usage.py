@@ -1,7 +1,8 @@
 """`manage.py seed_usage`: fills the database with many users, conversations, billed replies and
 their ledger entries, fast (bulk inserts in batches), to measure the usage pages at scale. The
 replies are spread over the last --months months (12) up to now, or all in one --month. The
-users' month rows (UsageMonth) are set to the ledger's sums, as billing would have left them."""
+users' month rows (UsageMonth) and the daily rollups are set to the ledger's sums, as billing
+would have left them."""
 
 import datetime
 import random
@@ -18,6 +19,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from conversations.models import AIModel, Conversation, Reply, UsageEntry, UsageMonth
+from conversations.models.rollup import rebuild_rollups
 from conversations.models.usage import month_start, next_month
 
 PREFIX = "seed"
@@ -53,6 +55,7 @@ class Command(BaseCommand):
         users = _users(run, options["users"], max(options["groups"], 1))
         inserted = _replies(rng, (first, last), models, users, options)
         _month_rows(users)
+        rebuild_rollups()
         self.stdout.write(
             f"seeded {inserted} replies for {len(users)} users and {len(models)} models from "
             f"{first:%Y-%m} to {last:%Y-%m} in {time.monotonic() - started:.1f}s"
@@ -132,9 +135,11 @@ def _replies(rng, months, models, users, options) -> int:
                 "updated_at": began,
             }
             conversations.append(conversation)
+            parent_id = None  # each turn follows the one before it (see Reply.parent)
             for position in range(min(per_conversation, size - offset)):
                 when = min(began + datetime.timedelta(minutes=position), end)
                 reply, entry = _reply(rng, conversation, user, group, model, when, position)
+                reply["parent_id"], parent_id = parent_id, reply["id"]
                 replies.append(reply)
                 entries.append(entry)
         with transaction.atomic():

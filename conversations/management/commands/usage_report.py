@@ -23,7 +23,7 @@ class Command(BaseCommand):
             first = datetime.datetime.strptime(month, "%Y-%m").date()
         except ValueError:
             raise CommandError(f"--month must look like 2026-11, not {month!r}") from None
-        rows = usage_reports.chargeback_rows(Period.month(first).entries())
+        rows = usage_reports.chargeback_rows(Period.month(first))
         if format == "csv":
             usage_reports.write_csv(rows, self.stdout)
         else:

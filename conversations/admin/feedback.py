@@ -1,0 +1,230 @@
+"""The reviewers' feedback queue (replies their owners marked not helpful; marking one reviewed
+with a note is the only change allowed), and the admin's actions on conversations and users:
+exports (recorded in the audit record, once per conversation) and legal holds."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import F
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from conversations.audit import record_access
+from conversations.exports import (
+    FORMATS,
+    JSONL_CONTENT_TYPE,
+    conversation_json,
+    conversation_markdown,
+    conversations_jsonl,
+    export_filename,
+)
+from conversations.models import Feedback
+from conversations.rendering import render_markdown, render_plain
+
+
+class ReviewedFilter(admin.SimpleListFilter):
+    title = _("review")
+    parameter_name = "reviewed"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Awaiting review")), ("yes", _("Reviewed"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.awaiting_review()
+        if self.value() == "yes":
+            return queryset.filter(reviewed_at__isnull=False)
+        return queryset
+
+
+class FeedbackReviewForm(forms.ModelForm):
+    # Ticked when the page opens: a reviewer who writes a note and saves has reviewed it.
+    reviewed = forms.BooleanField(label=_("Reviewed"), required=False, initial=True)
+
+    class Meta:
+        model = Feedback
+        fields = ["review_note"]
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    """The queue: unhelpful feedback, waiting for review first, oldest first."""
+
+    form = FeedbackReviewForm
+    list_display = (
+        "conversation_title",
+        "owner",
+        "model",
+        "comment_excerpt",
+        "created_at",
+        "is_reviewed",
+        "reviewed_by",
+    )
+    list_filter = (
+        ReviewedFilter,
+        ("created_at", admin.DateFieldListFilter),
+        "reply__model",
+        ("reply__user", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = (
+        "comment",
+        "review_note",
+        "reply__conversation__title",
+        "reply__user__username",
+    )
+    list_select_related = ("reply__conversation", "reply__user", "reviewed_by")
+    ordering = (F("reviewed_at").asc(nulls_first=True), "created_at")
+    show_full_result_count = False
+    readonly_fields = (
+        "conversation_link",
+        "owner",
+        "model",
+        "created_at",
+        "message",
+        "reply_text",
+        "comment",
+        "reviewed_at",
+        "reviewed_by",
+    )
+    fields = (*readonly_fields, "reviewed", "review_note")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).unhelpful()
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The page shows the owner's message and the reply: reading them is a review."""
+        feedback = self.get_object(request, object_id)
+        if request.method == "GET" and feedback and self.has_view_permission(request, feedback):
+            record_access(request.user, feedback.reply.conversation, "viewed")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj: Feedback, form, change) -> None:
+        if form.cleaned_data["reviewed"]:
+            obj.mark_reviewed(request.user, form.cleaned_data["review_note"])
+        else:
+            obj.reopen(form.cleaned_data["review_note"])
+
+    @admin.display(description=_("conversation"), ordering="reply__conversation__title")
+    def conversation_title(self, obj: Feedback) -> str:
+        return obj.reply.conversation.display_title
+
+    @admin.display(description=_("conversation"))
+    def conversation_link(self, obj: Feedback):
+        url = reverse("admin:conversations_conversation_change", args=[obj.reply.conversation_id])
+        return format_html('<a href="{}">{}</a>', url, obj.reply.conversation.display_title)
+
+    @admin.display(description=_("owner"), ordering="reply__user__username")
+    def owner(self, obj: Feedback) -> str:
+        return obj.reply.user.get_username()
+
+    @admin.display(description=_("model"), ordering="reply__model")
+    def model(self, obj: Feedback) -> str:
+        return obj.reply.model
+
+    @admin.display(description=_("comment"))
+    def comment_excerpt(self, obj: Feedback) -> str:
+        return Truncator(obj.comment).chars(80)
+
+    @admin.display(description=_("reviewed"), boolean=True, ordering="reviewed_at")
+    def is_reviewed(self, obj: Feedback) -> bool:
+        return obj.is_reviewed
+
+    @admin.display(description=_("message"))
+    def message(self, obj: Feedback):
+        return render_plain(obj.reply.user_input)
+
+    @admin.display(description=_("reply"))
+    def reply_text(self, obj: Feedback):
+        return render_markdown(obj.reply.text or obj.reply.refusal)
+
+
+# --- Actions on conversations and users (listed in their admins' `actions`) -----------------
+
+
+def _download(body, content_type: str, filename: str) -> HttpResponse:
+    response_class = StreamingHttpResponse if content_type == JSONL_CONTENT_TYPE else HttpResponse
+    return response_class(
+        body,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _export_one(modeladmin, request, queryset, extension: str, render):
+    if queryset.count() != 1:
+        modeladmin.message_user(
+            request,
+            gettext("Select one conversation to export it; use JSON lines for several."),
+            messages.WARNING,
+        )
+        return None
+    conversation = queryset.select_related("owner").get()
+    record_access(request.user, conversation, "exported")
+    return _download(
+        render(conversation), FORMATS[extension], export_filename(conversation, extension)
+    )
+
+
+@admin.action(description=_("Export as Markdown"), permissions=["view"])
+def export_markdown(modeladmin, request, queryset):
+    return _export_one(modeladmin, request, queryset, "md", conversation_markdown)
+
+
+@admin.action(description=_("Export as JSON"), permissions=["view"])
+def export_json(modeladmin, request, queryset):
+    return _export_one(modeladmin, request, queryset, "json", conversation_json)
+
+
+@admin.action(
+    description=_("Export as JSON lines (one conversation per line)"), permissions=["view"]
+)
+def export_jsonl(modeladmin, request, queryset):
+    conversations = list(queryset.select_related("owner").order_by("created_at"))
+    for conversation in conversations:
+        record_access(request.user, conversation, "exported")
+    return _download(conversations_jsonl(conversations), JSONL_CONTENT_TYPE, "conversations.jsonl")
+
+
+def _set_hold(modeladmin, request, queryset, hold: bool) -> None:
+    """Only for those allowed to change the objects (superusers, or a granted permission)."""
+    meta = queryset.model._meta
+    if not request.user.has_perm(f"{meta.app_label}.change_{meta.model_name}"):
+        modeladmin.message_user(
+            request, gettext("You are not allowed to change legal holds."), messages.ERROR
+        )
+        return
+    count = queryset.update(legal_hold=hold)
+    if hold:
+        text = gettext("Placed under legal hold: %(count)d.")
+    else:
+        text = gettext("Legal hold lifted: %(count)d.")
+    modeladmin.message_user(request, text % {"count": count}, messages.SUCCESS)
+
+
+@admin.action(description=_("Place under legal hold (kept through every purge)"))
+def place_legal_hold(modeladmin, request, queryset):
+    _set_hold(modeladmin, request, queryset, True)
+
+
+@admin.action(description=_("Lift the legal hold"))
+def lift_legal_hold(modeladmin, request, queryset):
+    _set_hold(modeladmin, request, queryset, False)
+
+
+CONVERSATION_ACTIONS = [
+    export_markdown,
+    export_json,
+    export_jsonl,
+    place_legal_hold,
+    lift_legal_hold,
+]
+USER_ACTIONS = [place_legal_hold, lift_legal_hold]

@@ -1,0 +1,107 @@
+"""A conversation as a file: Markdown (to read), JSON (everything stored about each reply:
+status, usage, cost, timings) and JSON lines (one conversation per line, for bulk exports).
+Text is exported as written; the files are sent as downloads, never rendered as pages."""
+
+import json
+from collections.abc import Iterable, Iterator
+
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from conversations.models import Conversation, Reply
+
+FORMATS = {"md": "text/markdown; charset=utf-8", "json": "application/json"}
+JSONL_CONTENT_TYPE = "application/x-ndjson"
+
+
+def export_filename(conversation: Conversation, extension: str) -> str:
+    """ASCII only (safe in a header); the id keeps titles that slugify to nothing apart."""
+    slug = slugify(conversation.title)[:60].strip("-") or "conversation"
+    return f"{slug}-{conversation.pk.hex[:8]}.{extension}"
+
+
+def _replies(conversation: Conversation) -> list[Reply]:
+    return list(conversation.visible_replies().select_related("feedback"))
+
+
+def _time(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def conversation_markdown(conversation: Conversation) -> str:
+    lines = [f"# {conversation.display_title}", ""]
+    lines.append(_("Model: %(model)s") % {"model": conversation.model})
+    lines.append(_("Started: %(date)s") % {"date": _time(conversation.created_at)})
+    lines.append(_("Exported: %(date)s") % {"date": _time(timezone.now())})
+    for reply in _replies(conversation):
+        lines += ["", "---", "", f"## {_('You')}", "", reply.user_input, ""]
+        lines += [f"## {_('Reply')} ({reply.model})", ""]
+        if reply.text:
+            lines += [reply.text, ""]
+        if reply.status != Reply.Status.COMPLETED:
+            lines.append(f"*{reply.get_status_display()}*")
+        if reply.error_message:
+            lines.append(f"*{_(reply.error_message)}*")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _reply_data(reply: Reply) -> dict:
+    feedback = getattr(reply, "feedback", None)
+    return {
+        "id": str(reply.pk),
+        "position": reply.position,
+        "status": reply.status,
+        "model": reply.model,
+        "message": reply.user_input,
+        "reply": reply.text,
+        "reasoning_summary": reply.reasoning_summary,
+        "refusal": reply.refusal,
+        "incomplete_reason": reply.incomplete_reason,
+        "error": reply.error_message,
+        "upstream_id": reply.upstream_id,
+        "parameters": reply.request_params,
+        "usage": {
+            "input_tokens": reply.input_tokens,
+            "cached_input_tokens": reply.input_cached_tokens,
+            "output_tokens": reply.output_tokens,
+            "reasoning_tokens": reply.reasoning_tokens,
+            "total_tokens": reply.total_tokens,
+            "estimated": reply.usage_estimated,
+        },
+        "cost": None if reply.cost is None else str(reply.cost),
+        "currency": reply.cost_currency,
+        "timings": {
+            "created_at": _time(reply.created_at),
+            "started_at": _time(reply.started_at),
+            "first_token_at": _time(reply.first_token_at),
+            "finished_at": _time(reply.finished_at),
+        },
+        "feedback": None
+        if feedback is None
+        else {"helpful": feedback.helpful, "comment": feedback.comment},
+    }
+
+
+def _conversation_data(conversation: Conversation) -> dict:
+    return {
+        "id": str(conversation.pk),
+        "title": conversation.title,
+        "owner": conversation.owner.get_username(),
+        "model": conversation.model,
+        "instructions": conversation.instructions,
+        "created_at": _time(conversation.created_at),
+        "last_activity_at": _time(conversation.updated_at),
+        "deleted_at": _time(conversation.deleted_at),
+        "replies": [_reply_data(reply) for reply in _replies(conversation)],
+    }
+
+
+def conversation_json(conversation: Conversation) -> str:
+    return json.dumps(_conversation_data(conversation), ensure_ascii=False, indent=2) + "\n"
+
+
+def conversations_jsonl(conversations: Iterable[Conversation]) -> Iterator[str]:
+    """One line per conversation, produced one at a time (for a streamed download)."""
+    for conversation in conversations:
+        yield json.dumps(_conversation_data(conversation), ensure_ascii=False) + "\n"

@@ -1,0 +1,100 @@
+"""Pinning and archiving conversations, and the sidebar the page watches while replies are
+being written. Each action is a plain form post that comes back to the page; htmx requests get
+the sidebar instead."""
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from conversations.models import Conversation
+from conversations.views.lookups import get_conversation_for_user
+from conversations.views.pages import generating_conversation_ids, sidebar_conversations
+
+# The most conversation ids a sidebar poll may name (a page lists a user's own few).
+MAX_WATCHED = 50
+
+
+@login_required
+@require_POST
+def pin(request, conversation_id: uuid.UUID):
+    get_conversation_for_user(request.user, conversation_id).set_pinned(True)
+    return _organised(request)
+
+
+@login_required
+@require_POST
+def unpin(request, conversation_id: uuid.UUID):
+    get_conversation_for_user(request.user, conversation_id).set_pinned(False)
+    return _organised(request)
+
+
+@login_required
+@require_POST
+def archive(request, conversation_id: uuid.UUID):
+    get_conversation_for_user(request.user, conversation_id).set_archived(True)
+    return _organised(request)
+
+
+@login_required
+@require_POST
+def unarchive(request, conversation_id: uuid.UUID):
+    get_conversation_for_user(request.user, conversation_id).set_archived(False)
+    return _organised(request)
+
+
+@login_required
+@require_GET
+def sidebar(request):
+    """Polled by the page every few seconds, only while one of the user's replies is being
+    written (`generating` names those the page shows). Unchanged: 204 and one query. Changed:
+    the sidebar, and a notice for each reply that finished in a conversation not open."""
+    watched = _uuids(request.GET.getlist("generating")[:MAX_WATCHED])
+    generating = generating_conversation_ids(request.user)
+    if request.htmx and watched == generating:
+        return HttpResponse(status=204)
+    open_conversation = _open_conversation(request.user, request.GET.get("open"))
+    finished = watched - generating - {getattr(open_conversation, "pk", None)}
+    ready = Conversation.objects.for_user(request.user).filter(pk__in=finished) if finished else []
+    context = {
+        "sidebar": sidebar_conversations(request.user, generating),
+        "conversation": open_conversation,
+        "ready": ready,
+    }
+    return TemplateResponse(request, "conversations/chat.html#sidebar-refresh", context)
+
+
+def _organised(request):
+    """htmx: the sidebar as it is now. A plain post goes back: to `next` when it is a page of
+    this site, else to the conversation that was open, else to a new chat."""
+    open_conversation = _open_conversation(request.user, request.POST.get("open"))
+    if request.htmx:
+        context = {
+            "sidebar": sidebar_conversations(request.user),
+            "conversation": open_conversation,
+        }
+        return TemplateResponse(request, "conversations/chat.html#sidebar", context)
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return redirect(next_url)
+    return redirect(open_conversation or "home")
+
+
+def _open_conversation(user, value) -> Conversation | None:
+    ids = _uuids([value])
+    return Conversation.objects.for_user(user).filter(pk__in=ids).first() if ids else None
+
+
+def _uuids(values) -> set[uuid.UUID]:
+    """The well-formed ids among `values` (anything else is ignored)."""
+    ids = set()
+    for value in values:
+        try:
+            ids.add(uuid.UUID(str(value)))
+        except ValueError:
+            pass
+    return ids

@@ -1,0 +1,204 @@
+"""Finding and organising conversations in a real browser (Chromium through Playwright, the site
+on uvicorn, the fake relay): search with its shortcut and highlighted matches, pin and archive
+without losing focus, the notice when a reply finishes in a conversation not open, example
+prompts, the new-chat shortcut, and the same without JavaScript. In English and Chinese where
+the text matters."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conversations.models import Conversation, Reply
+from tests.conftest import PASSWORD, wait_for_reply_sync
+
+pytest_plugins = ["tests.browser_fixtures"]
+pytestmark = [pytest.mark.browser]
+
+LANGUAGES = {"en": "en-US", "zh": "zh-CN"}
+TEXTS = {
+    "en": {"heading": "Search your conversations", "ready": "Reply ready in", "unpin": "Unpin"},
+    "zh": {"heading": "搜索你的对话", "ready": "中的回复已完成", "unpin": "取消置顶"},
+}
+
+
+def conversation_of(owner, title, message="Hello", reply="Hi there.", **fields) -> Conversation:
+    conversation = Conversation.objects.create(owner=owner, title=title, model="gpt-5.5", **fields)
+    turn = conversation.add_turn(message)
+    Reply.objects.filter(pk=turn.pk).update(status=Reply.Status.COMPLETED, text=reply)
+    return conversation
+
+
+@pytest.fixture
+def open_chat(new_browser_context, watch_page, browser_log_in, alice):
+    """`open_chat(language, path="/")`: alice's page in that language, loaded."""
+
+    def open_one(language="en", path="/", **options):
+        context = new_browser_context(locale=LANGUAGES[language], **options)
+        browser_log_in(context, alice)
+        watched = watch_page(context)
+        watched.page.goto(path)
+        return watched
+
+    return open_one
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_search_shortcuts_find_and_highlight_matches(open_chat, alice, bob, language):
+    budget = conversation_of(alice, "Planning", "What is the BUDGET?", "The budget is 10k.")
+    conversation_of(alice, "Lunch", "Soup?", "Yes.")
+    conversation_of(bob, "Bob's budget", "budget", "budget")
+    watched = open_chat(language)
+    page = watched.page
+    search = page.locator("#search-box")
+
+    page.evaluate("() => document.activeElement.blur()")  # the message box has autofocus
+    page.keyboard.press("/")
+    expect(search).to_be_focused()
+    expect(search).to_have_value("")
+    page.get_by_label("Message" if language == "en" else "消息").focus()
+    page.keyboard.press("Control+k")
+    expect(search).to_be_focused()
+    search.fill("budget")
+    search.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/search/\?q=budget$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(TEXTS[language]["heading"])
+    expect(page.locator(".search-result")).to_have_count(1)
+    expect(page.locator(".search-result mark")).to_have_text(["BUDGET", "budget"])
+    expect(page.locator(".search-result h3 a")).to_have_attribute("href", f"/c/{budget.pk}/")
+    assert "Bob" not in page.content()
+    assert watched.csp_violations() == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_pin_and_archive_swap_the_sidebar_and_keep_focus(open_chat, alice, language):
+    first = conversation_of(alice, "First topic")
+    second = conversation_of(alice, "Second topic")
+    watched = open_chat(language, f"/c/{second.pk}/")
+    page = watched.page
+    items = page.locator("#sidebar-list .sidebar-item > a")
+    expect(items).to_have_text(["Second topic", "First topic"])
+
+    pin = page.locator(f"#pin-{first.pk}")
+    pin.focus()
+    page.keyboard.press("Enter")
+
+    expect(items.first).to_contain_text("First topic")
+    expect(pin).to_have_text(TEXTS[language]["unpin"])
+    expect(pin).to_be_focused()
+    expect(page).to_have_url(re.compile(rf"/c/{second.pk}/$"))  # swapped, not reloaded
+    expect(page.locator(f"#link-{second.pk}")).to_have_attribute("aria-current", "page")
+    assert Conversation.objects.get(pk=first.pk).pinned
+
+    page.locator(f"#archive-{first.pk}").click()
+
+    expect(items).to_have_text(["Second topic"])
+    expect(page.locator("#message")).to_be_focused()
+    first.refresh_from_db()
+    assert first.archived and not first.pinned
+
+    page.goto("/search/?q=topic")
+    archived = page.locator(".search-result", has_text="First topic")
+    expect(archived.locator(".badge")).to_have_text("Archived" if language == "en" else "已归档")
+    assert watched.csp_violations() == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_reply_finishing_elsewhere_shows_a_quiet_notice(
+    open_chat, fake_upstream, alice, language
+):
+    text = " ".join(f"word{i}" for i in range(30))
+    fake_upstream.queue({"behaviour": "ok", "text": text, "delay_ms": 100})
+    watched = open_chat(language)
+    page = watched.page
+    page.locator("#message").fill("Long story")
+    page.locator("#message").press("Enter")
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
+    reply = Reply.objects.get(user=alice)
+
+    page.locator("a.new-chat").click()  # leave while the reply is being written
+    expect(page).to_have_url(re.compile(r"/$"))
+    link = page.locator(f"#link-{reply.conversation_id}")
+    expect(link.locator(".generating-indicator")).to_be_visible()
+    expect(link.locator(".sr-only")).to_have_count(1)
+
+    notices = page.locator("#sidebar-notices")
+    expect(notices).to_have_attribute("role", "status")
+    expect(notices).to_contain_text(TEXTS[language]["ready"], timeout=15_000)
+    expect(notices).to_contain_text("“Long story”")
+    expect(link.locator(".generating-indicator")).to_have_count(0)
+    assert wait_for_reply_sync(reply.pk).status == "completed"
+
+    notices.locator("[data-dismiss]").click()
+    expect(notices.locator(".ready-notice")).to_have_count(0)
+    assert watched.csp_violations() == []
+
+
+def test_no_notice_for_the_conversation_that_is_open(open_chat, fake_upstream, alice):
+    fake_upstream.queue({"behaviour": "ok", "text": "short answer here", "delay_ms": 100})
+    page = open_chat().page
+    page.locator("#message").fill("Quick one")
+    page.locator("#message").press("Enter")
+    expect(page.locator("article.reply")).to_have_attribute("aria-busy", "false")
+    reply = Reply.objects.get(user=alice)
+    # The sidebar catches up with the finished reply (the poll) and says nothing.
+    expect(page.locator(f"#link-{reply.conversation_id} .generating-indicator")).to_have_count(
+        0, timeout=8_000
+    )
+    page.wait_for_timeout(500)
+    expect(page.locator("#sidebar-notices .ready-notice")).to_have_count(0)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_example_prompts_fill_the_box_without_sending(open_chat, alice, language):
+    watched = open_chat(language)
+    page = watched.page
+    examples = page.locator("button.example-prompt")
+    expect(examples).to_have_count(4)
+    chosen = examples.nth(2).inner_text()
+
+    examples.nth(2).click()
+
+    box = page.locator("#message")
+    expect(box).to_have_value(chosen)
+    expect(box).to_be_focused()
+    page.wait_for_timeout(300)
+    assert not any("/send/" in url for url in watched.requests)
+    assert Reply.objects.count() == 0
+    assert re.search(r"[\u4e00-\u9fff]", chosen) if language == "zh" else chosen.isascii()
+
+
+def test_new_chat_shortcut_opens_a_new_chat(open_chat, alice):
+    conversation = conversation_of(alice, "Old chat")
+    page = open_chat("en", f"/c/{conversation.pk}/").page
+    page.locator("#message").focus()
+    page.keyboard.press("Control+Shift+O")
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.locator("#empty-state")).to_be_visible()
+
+
+def test_without_javascript_pin_archive_search_and_examples_still_work(
+    new_browser_context, watch_page, alice
+):
+    first, second = conversation_of(alice, "Alpha notes"), conversation_of(alice, "Beta notes")
+    page = watch_page(new_browser_context(java_script_enabled=False)).page
+    page.goto("/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.locator("[data-example-prompt]")).to_have_count(4)
+    expect(page.locator("button.example-prompt")).to_have_count(0)  # plain text
+
+    page.get_by_role("button", name="Pin “Alpha notes”").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.locator("#sidebar-list .sidebar-item > a").first).to_contain_text("Alpha notes")
+    page.get_by_role("button", name="Archive “Beta notes”").click()
+    expect(page.locator("#sidebar-list")).not_to_contain_text("Beta notes")
+    assert Conversation.objects.get(pk=second.pk).archived
+    assert Conversation.objects.get(pk=first.pk).pinned
+
+    page.get_by_label("Search").fill("beta")
+    page.get_by_label("Search").press("Enter")
+    expect(page.locator(".search-result mark")).to_have_text(["Beta"])

@@ -1,0 +1,238 @@
+"""Organising conversations: pin and archive (POST only, owner only, the sidebar swapped for
+htmx, a redirect without JavaScript), the sidebar's order and its generating indicators, the
+poll that says when a reply is ready, example prompts and the quota line."""
+# ruff: noqa: RUF001 (Chinese text uses full-width punctuation on purpose)
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conversations.models import Conversation, QuotaPolicy, Reply, UsageMonth
+from conversations.models.usage import month_start
+from tests.test_i18n import ZH, untranslated
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HX-Request": "true"}
+ACTIONS = ["pin", "unpin", "archive", "unarchive"]
+
+
+def conversation_of(owner, title, generating=False, **fields) -> Conversation:
+    conversation = Conversation.objects.create(owner=owner, title=title, model="gpt-5.5", **fields)
+    reply = conversation.add_turn(f"About {title}")
+    if not generating:
+        Reply.objects.filter(pk=reply.pk).update(status=Reply.Status.COMPLETED, text="Done.")
+    return conversation
+
+
+def sidebar_titles(html: str, titles) -> list[str]:
+    """The given titles in the order the sidebar shows them."""
+    nav = html.split('id="sidebar-list"', 1)[-1].split("</ul>", 1)[0]
+    return sorted((t for t in titles if f">{t}<" in nav or f"</span>{t}<" in nav), key=nav.index)
+
+
+def test_pinned_come_first_then_newest_first(alice, alice_client):
+    titles = ["First", "Second", "Third"]
+    conversations = [conversation_of(alice, t) for t in titles]
+    assert sidebar_titles(alice_client.get("/").text, titles) == ["Third", "Second", "First"]
+
+    response = alice_client.post(f"/c/{conversations[0].pk}/pin/")
+
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert Conversation.objects.get(pk=conversations[0].pk).pinned
+    page = alice_client.get("/").text
+    assert sidebar_titles(page, titles) == ["First", "Third", "Second"]
+    assert "Pinned: </span>First" in page and "Unpin “First”" in page
+
+    alice_client.post(f"/c/{conversations[0].pk}/unpin/")
+    assert sidebar_titles(alice_client.get("/").text, titles) == ["Third", "Second", "First"]
+
+
+def test_htmx_gets_the_sidebar_with_the_open_conversation_marked(alice, alice_client):
+    open_one, other = conversation_of(alice, "Open one"), conversation_of(alice, "Other")
+
+    response = alice_client.post(f"/c/{other.pk}/pin/", {"open": str(open_one.pk)}, headers=HTMX)
+
+    assert response.status_code == 200 and "<html" not in response.text
+    assert sidebar_titles(response.text, ["Open one", "Other"]) == ["Other", "Open one"]
+    assert f'href="/c/{open_one.pk}/" aria-current="page"' in response.text
+    assert response.text.count('aria-current="page"') == 1
+
+
+def test_archived_leave_the_sidebar_but_still_open_and_can_come_back(alice, alice_client):
+    kept, archived = conversation_of(alice, "Kept"), conversation_of(alice, "Put away")
+    alice_client.post(f"/c/{archived.pk}/pin/")
+
+    response = alice_client.post(f"/c/{archived.pk}/archive/", {"open": str(archived.pk)})
+
+    assert response.status_code == 302 and response["Location"] == f"/c/{archived.pk}/"
+    archived.refresh_from_db()
+    assert archived.archived and not archived.pinned
+    assert sidebar_titles(alice_client.get("/").text, ["Kept", "Put away"]) == ["Kept"]
+    page = alice_client.get(f"/c/{archived.pk}/").text
+    assert "This conversation is archived" in page and "Unarchive" in page
+
+    partial = alice_client.post(
+        f"/c/{archived.pk}/unarchive/", {"open": str(kept.pk)}, headers=HTMX
+    ).text
+    assert sidebar_titles(partial, ["Kept", "Put away"]) == ["Put away", "Kept"]
+    assert not Conversation.objects.get(pk=archived.pk).archived
+
+
+def test_a_plain_post_goes_back_to_a_local_next_page_only(alice, alice_client):
+    conversation = conversation_of(alice, "Somewhere", archived=True)
+    url = f"/c/{conversation.pk}/unarchive/"
+
+    back = alice_client.post(url, {"next": "/search/?archived=1"})
+    assert back["Location"] == "/search/?archived=1"
+    foreign = alice_client.post(url, {"next": "https://evil.example/", "open": "not-a-uuid"})
+    assert foreign["Location"] == "/"
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_another_users_conversation_is_404_and_unchanged(alice, bob_client, action):
+    conversation = conversation_of(alice, "Alice's plan", pinned=action == "unpin")
+    Conversation.objects.filter(pk=conversation.pk).update(archived=action == "unarchive")
+    before = Conversation.objects.values("pinned", "archived").get(pk=conversation.pk)
+
+    for headers in [{}, HTMX]:
+        response = bob_client.post(f"/c/{conversation.pk}/{action}/", headers=headers)
+        assert response.status_code == 404
+        assert b"Alice" not in response.content
+
+    assert Conversation.objects.values("pinned", "archived").get(pk=conversation.pk) == before
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_get_changes_nothing_and_anonymous_visitors_log_in(alice, alice_client, client, action):
+    conversation = conversation_of(alice, "Mine")
+    url = f"/c/{conversation.pk}/{action}/"
+
+    assert alice_client.get(url).status_code == 405
+    response = client.post(url)
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert Conversation.objects.filter(pinned=False, archived=False).count() == 1
+
+
+def test_the_sidebar_shows_which_conversations_are_generating(alice, alice_client):
+    busy, quiet = conversation_of(alice, "Busy", generating=True), conversation_of(alice, "Quiet")
+
+    page = alice_client.get(f"/c/{quiet.pk}/").text
+
+    busy_item = page.split(f'id="link-{busy.pk}"')[1].split("</a>")[0]
+    quiet_item = page.split(f'id="link-{quiet.pk}"')[1].split("</a>")[0]
+    assert '<span class="sr-only">(a reply is being written)</span>' in busy_item
+    assert "being written" not in quiet_item
+    assert f'hx-get="/sidebar/?open={quiet.pk}&amp;generating={busy.pk}"' in page
+    assert 'hx-trigger="every 3s"' in page
+
+
+def test_nothing_polls_while_nothing_is_generating(alice, alice_client):
+    conversation_of(alice, "Quiet")
+    page = alice_client.get("/").text
+    assert "/sidebar/" not in page and "every 3s" not in page
+
+
+def test_the_sidebar_costs_the_same_queries_for_many_conversations(alice, alice_client):
+    conversation_of(alice, "One", generating=True)
+    with CaptureQueriesContext(connection) as few:
+        alice_client.get("/")
+    for i in range(30):
+        conversation_of(alice, f"Conversation {i}", generating=i % 3 == 0, pinned=i % 5 == 0)
+    with CaptureQueriesContext(connection) as many:
+        page = alice_client.get("/").text
+    assert len(many) == len(few)
+    assert page.count("(a reply is being written)") == 11
+
+
+def test_the_poll_answers_204_with_one_query_while_nothing_changed(alice, alice_client):
+    busy = conversation_of(alice, "Busy", generating=True)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_client.get(f"/sidebar/?generating={busy.pk}", headers=HTMX)
+
+    assert response.status_code == 204 and response.content == b""
+    ours = [q["sql"] for q in queries if re.search(r"conversations_(reply|conversation)", q["sql"])]
+    assert len(ours) == 1 and "conversations_conversation" not in ours[0]
+
+
+def test_the_poll_says_when_a_reply_is_ready_elsewhere(alice, bob, alice_client):
+    open_one = conversation_of(alice, "Open one", generating=True)
+    elsewhere = conversation_of(alice, "Report <draft>", generating=True)
+    bobs = conversation_of(bob, "Bob's secret", generating=True)
+    Reply.objects.filter(status__in=Reply.GENERATING).update(status=Reply.Status.COMPLETED)
+    ids = [open_one.pk, elsewhere.pk, bobs.pk, "junk"]
+    query = "&".join(f"generating={i}" for i in ids)
+
+    response = alice_client.get(f"/sidebar/?open={open_one.pk}&{query}", headers=HTMX)
+
+    assert response.status_code == 200
+    assert response.text.count('hx-target="#sidebar-notices"') == 1
+    assert "Reply ready in “Report &lt;draft&gt;”" in response.text
+    assert f'href="/c/{elsewhere.pk}/"' in response.text
+    assert "Bob" not in response.text and "Reply ready in “Open one”" not in response.text
+    assert "being written" not in response.text and "every 3s" not in response.text
+    page = alice_client.get("/").text
+    assert '<div id="sidebar-notices" class="sidebar-notices" role="status"></div>' in page
+
+
+def test_the_poll_keeps_watching_replies_still_generating(alice, alice_client):
+    first = conversation_of(alice, "First", generating=True)
+    second = conversation_of(alice, "Second", generating=True)
+    Reply.objects.filter(conversation=first).update(status=Reply.Status.FAILED)
+
+    text = alice_client.get(
+        f"/sidebar/?generating={first.pk}&generating={second.pk}", headers=HTMX
+    ).text
+
+    assert "Reply ready in “First”" in text
+    assert f"generating={second.pk}" in text and f"generating={first.pk}" not in text
+
+
+def test_an_empty_new_chat_offers_example_prompts(alice, alice_client):
+    page = alice_client.get("/").text
+    assert page.count("data-example-prompt") == 4
+    assert "Summarise the following text in three bullet points:" in page
+    zh = alice_client.get("/", headers=ZH).text
+    assert "用三个要点总结以下文字：" in zh
+    conversation = conversation_of(alice, "Started")
+    assert "data-example-prompt" not in alice_client.get(f"/c/{conversation.pk}/").text
+
+
+def test_the_quota_line_shows_this_months_used_share(alice, alice_client):
+    assert "of this month's quota used" not in alice_client.get("/").text
+    QuotaPolicy.objects.create(scope="default", monthly_token_limit=200_000)
+    UsageMonth.objects.create(
+        user=alice, month=month_start(), tokens_used=45_000, tokens_reserved=5_000
+    )
+    assert "25% of this month's quota used" in alice_client.get("/").text
+    assert "本月配额已用 25%" in alice_client.get("/", headers=ZH).text
+
+
+def test_shortcuts_are_announced(alice_client):
+    page = alice_client.get("/").text
+    assert 'aria-keyshortcuts="Control+Shift+O Meta+Shift+O"' in page
+    assert 'aria-keyshortcuts="Control+K Meta+K /"' in page
+
+
+def test_everything_here_is_translated(alice, alice_client):
+    """The sidebar's list, the notices, the quota line and the empty chat (the rest of the
+    page is checked by test_i18n)."""
+    pinned = conversation_of(alice, "季度计划", pinned=True)
+    busy = conversation_of(alice, "预算", generating=True)
+    archived = conversation_of(alice, "旧计划", archived=True)
+    QuotaPolicy.objects.create(scope="default", monthly_token_limit=200_000)
+    Reply.objects.filter(conversation=busy).update(status=Reply.Status.COMPLETED)
+
+    parts = [
+        alice_client.post(f"/c/{pinned.pk}/pin/", {"open": archived.pk}, headers=ZH | HTMX),
+        alice_client.get(f"/sidebar/?generating={busy.pk}", headers=ZH | HTMX),
+    ]
+    home = alice_client.get("/", headers=ZH).text
+    parts += [home.split('<div id="empty-state" class="empty-state">')[1].split("</div>")[0]]
+    parts += [home.split('<p class="quota-share muted">')[1].split("</p>")[0]]
+    for part in parts:
+        text = getattr(part, "text", part)
+        assert "季度计划" in text or "本月" in text or "示例" in text
+        assert untranslated(text) == [], text

@@ -1,0 +1,163 @@
+"""The send path under the server's own ASGI handler (chatsite/asgi.py): sends and live
+streams through real HTTP, the per-user limits counted in one query, and static files and
+security headers, which the handler must keep."""
+
+import re
+import threading
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from conversations.models import Conversation, QuotaPolicy, Reply
+from conversations.models.chat import _check_rates
+from conversations.models.usage import RateLimited
+from tests.conftest import wait_for_reply_sync
+from tests.test_streaming import TEXT, read_events, send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def session(asgi_server, alice):
+    """alice, logged in, talking HTTP to the server (the handler in chatsite/asgi.py)."""
+    django_client = Client()
+    django_client.force_login(alice)
+    client = httpx.Client(base_url=asgi_server.url, timeout=10)
+    client.cookies.set("sessionid", django_client.cookies["sessionid"].value)
+    client.get("/")
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    yield client
+    client.close()
+
+
+def test_a_send_and_its_stream_through_the_servers_handler(
+    asgi_server,
+    session,
+    fake_upstream,
+):
+    fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 5})
+    reply = send(session, "Through the real handler")
+    assert reply.user_input == "Through the real handler"
+
+    with session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        assert response.status_code == 200
+        messages = read_events(response)
+
+    assert 'aria-busy="false"' in messages[-1]
+    finished = wait_for_reply_sync(reply.pk)
+    assert finished.status == Reply.Status.COMPLETED and finished.text == TEXT
+    assert len(fake_upstream.requests) == 1
+
+
+def test_another_users_stream_is_a_404_through_the_servers_handler(
+    asgi_server,
+    session,
+    fake_upstream,
+    bob,
+):
+    fake_upstream.queue({"behaviour": "ok", "text": TEXT})
+    reply = send(session)
+    bobs = Client()
+    bobs.force_login(bob)
+    with httpx.Client(base_url=asgi_server.url, timeout=10) as client:
+        client.cookies.set("sessionid", bobs.cookies["sessionid"].value)
+        assert client.get(f"/r/{reply.pk}/stream/").status_code == 404
+    wait_for_reply_sync(reply.pk)
+
+
+def test_pages_keep_their_security_headers_and_static_files_are_served(
+    asgi_server,
+    session,
+):
+    page = session.get("/")
+    assert "nonce-" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    script = re.search(r'src="(/static/[^"]+\.js)"', page.text).group(1)
+
+    static = session.get(script)
+
+    assert static.status_code == 200
+    assert static.headers["x-content-type-options"] == "nosniff"
+    assert "immutable" in static.headers["cache-control"]  # a hashed name, cached for good
+
+
+def test_concurrent_sends_all_complete_without_busy_refusals(
+    asgi_server, django_user_model, fake_upstream
+):
+    clients = []
+    for i in range(15):
+        user = django_user_model.objects.create_user(f"burst{i}", password="x")
+        django_client = Client()
+        django_client.force_login(user)
+        client = httpx.Client(base_url=asgi_server.url, timeout=30)
+        client.cookies.set("sessionid", django_client.cookies["sessionid"].value)
+        client.get("/")
+        client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+        clients.append(client)
+    fake_upstream.queue(*[{"behaviour": "ok", "text": TEXT, "delay_ms": 2}] * 15)
+    statuses = []
+    barrier = threading.Barrier(len(clients))
+
+    def one(client):
+        barrier.wait()
+        response = client.post(
+            "/send/",
+            data={
+                "message": "At once",
+                "conversation": "",
+                "client_token": str(uuid.uuid4()),
+                "model": "gpt-5.5",
+                "truncation": "auto",
+            },
+            headers={"HX-Request": "true"},
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=one, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for client in clients:
+        client.close()
+
+    assert statuses == [200] * 15
+    for reply in Reply.objects.all():
+        assert wait_for_reply_sync(reply.pk).status == Reply.Status.COMPLETED
+    assert Reply.objects.count() == 15
+
+
+def _reply(user, status):
+    conversation = Conversation.objects.create(owner=user, model="gpt-5.5")
+    return Reply.objects.create(conversation=conversation, user=user, user_input="x", status=status)
+
+
+def test_rate_limits_are_counted_in_one_query(alice):
+    QuotaPolicy.objects.create(scope="default", max_concurrent_replies=2, max_sends_per_minute=3)
+    limits = QuotaPolicy.limits_for(alice)
+    _reply(alice, Reply.Status.IN_PROGRESS)
+
+    with CaptureQueriesContext(connection) as queries:
+        _check_rates(alice, limits)  # one generating, one sent this minute: allowed
+    assert len(queries) == 1
+
+    _reply(alice, Reply.Status.QUEUED)
+    with pytest.raises(RateLimited) as caught:
+        _check_rates(alice, limits)
+    assert caught.value.reason == "concurrent" and caught.value.retry_after == 5
+
+    Reply.objects.update(status=Reply.Status.COMPLETED)
+    _check_rates(alice, limits)  # two sent this minute, none generating: allowed
+    _reply(alice, Reply.Status.COMPLETED)
+    with pytest.raises(RateLimited) as caught:
+        _check_rates(alice, limits)
+    assert caught.value.reason == "per_minute" and 55 <= caught.value.retry_after <= 60
+
+    Reply.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    _check_rates(alice, limits)  # all sent more than a minute ago
