@@ -131,6 +131,6 @@
   document.addEventListener("DOMContentLoaded", () => {
     addCopyButtons(document);
     offerExamplePrompts();
-    if (transcript()?.children.length) followToBottom(true);
+    if (transcript()?.querySelector(".turn")) followToBottom(true);
   });
 })();
