@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations import live as live_registry
-from conversations import upstream
+from conversations import relay_status, upstream
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import LiveReply
 from conversations.models import Conversation, Reply, Reservation
@@ -358,6 +358,7 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
         Reply.objects.select_related("user").get(pk=live.reply_id).bill()
+    relay_status.record(outcome.status, outcome.error_code)
     if outcome.status != Reply.Status.COMPLETED:
         log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)
 

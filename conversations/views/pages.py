@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversations import live
+from conversations import live, relay_status
 from conversations.forms import ConversationSettingsForm, RenameForm, SendForm, first_error
 from conversations.models import Conversation, QuotaStatus, Reply
 from conversations.recovery import interrupt, interrupt_if_stale
@@ -38,6 +38,7 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         "sidebar": sidebar_conversations(request.user),
         "quota": quota,
         "quota_share": quota_share(quota),
+        "relay_status": relay_status.current(),
         "form": form,
         "client_token": uuid.uuid4(),
     }
