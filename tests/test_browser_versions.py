@@ -84,6 +84,9 @@ def test_edit_turns_the_message_into_a_box_sends_a_new_version_and_keeps_the_old
     expect(second.locator(".user-text")).to_have_text("To Paris")
     second.get_by_text("Edit", exact=True).click()
     expect(box).to_have_value("To Paris")
+    # Opening the editor moves the cursor to the end (on the toggle event, which comes a moment
+    # later): filling before it would append instead of replace.
+    expect(box).to_be_focused()
     box.fill("To Hangzhou")
     fake_upstream.queue({"text": "Hangzhou it is."})
     second.get_by_role("button", name="Send").click()

@@ -36,11 +36,13 @@
     closeEditor(cancel.closest("details"));
   });
 
-  // Opening the editor puts the cursor at the end of the message.
+  // Opening the editor puts the cursor at the end of the message (the toggle event comes a
+  // moment after the click: if the box already has focus, someone is typing: leave it be).
   document.addEventListener("toggle", (event) => {
     const details = event.target;
     if (!details.classList?.contains("edit-turn") || !details.open) return;
     const box = details.querySelector("textarea");
+    if (document.activeElement === box) return;
     box.focus();
     box.setSelectionRange(box.value.length, box.value.length);
   }, true);
