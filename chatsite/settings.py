@@ -186,6 +186,8 @@ REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
 # A reply whose worker has been silent this long is taken as lost and marked interrupted.
 REPLY_STALE_AFTER = env_float("REPLY_STALE_AFTER", 60.0)
+# How long a process keeps its copy of the model catalogue (the picker, a send's reservation).
+MODEL_CATALOGUE_TTL = 10.0
 
 # Failed logins: after this many within the window (seconds), further tries are refused.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)

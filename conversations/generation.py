@@ -22,7 +22,7 @@ from conversations import live as live_registry
 from conversations import relay_status, upstream
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import LiveReply
-from conversations.models import Conversation, Reply, Reservation
+from conversations.models import Conversation, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
 
@@ -42,41 +42,34 @@ class Outcome:
     incomplete_reason: str = ""
 
 
-def prepare(reply_id) -> dict[str, Any]:
-    """Marks a stored, queued reply in progress and returns the request to send ({} if it is
-    not queued any more). Runs in the request's thread, before `start`, so the reply task
-    needs no database round trip before it calls the relay."""
-    with transaction.atomic():
-        reply = (
-            Reply.objects.select_for_update(of=("self", "conversation"))
-            .select_related("conversation", "parent")
-            .filter(pk=reply_id, status=Reply.Status.QUEUED)
-            .first()
-        )
-        if reply is None:
-            return {}
-        payload = build_payload(reply, reply.conversation)
-        held = Reservation.objects.filter(reply=reply).values_list("max_output_tokens", flat=True)
-        if (cap := held.first()) is not None:
-            # Under a quota the relay may write no more than the reservation holds.
-            payload["max_output_tokens"] = min(payload.get("max_output_tokens", cap), cap)
-        now = timezone.now()
-        Reply.objects.filter(pk=reply_id).update(
-            status=Reply.Status.IN_PROGRESS,
-            started_at=now,
-            heartbeat_at=now,
-            worker=WORKER,
-            request_params=_recorded_params(payload),
-            previous_response_id=payload.get("previous_response_id", ""),
-            sent_full_history=isinstance(payload["input"], list),
-        )
-    return payload
+def prepare(reply: Reply) -> dict[str, Any]:
+    """Marks a reply just stored as queued (in the caller's transaction, with its reservation)
+    in progress and returns the request to send ({} if it is not queued any more). Runs in the
+    request's thread, before `start`, so the reply task needs no database round trip before
+    it calls the relay."""
+    payload = build_payload(reply, reply.conversation)
+    reservation = getattr(reply, "reservation", None)
+    if reservation is not None and reservation.max_output_tokens is not None:
+        # Under a quota the relay may write no more than the reservation holds.
+        cap = reservation.max_output_tokens
+        payload["max_output_tokens"] = min(payload.get("max_output_tokens", cap), cap)
+    now = timezone.now()
+    started = Reply.objects.filter(pk=reply.pk, status=Reply.Status.QUEUED).update(
+        status=Reply.Status.IN_PROGRESS,
+        started_at=now,
+        heartbeat_at=now,
+        worker=WORKER,
+        request_params=_recorded_params(payload),
+        previous_response_id=payload.get("previous_response_id", ""),
+        sent_full_history=isinstance(payload["input"], list),
+    )
+    return payload if started else {}
 
 
-def start(reply_id, conversation_id, payload: dict[str, Any]) -> LiveReply:
+def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
     """Starts generating a prepared reply on the running event loop. The task runs in a fresh
     context so it owes nothing to the request that started it."""
-    live = LiveReply(reply_id, conversation_id)
+    live = LiveReply(reply.pk, reply.conversation_id, reply.user_id)
     live_registry.register(live)
     loop = asyncio.get_running_loop()
     live.task = loop.create_task(_generate(live, payload), context=contextvars.Context())
@@ -86,14 +79,14 @@ def start(reply_id, conversation_id, payload: dict[str, Any]) -> LiveReply:
     return live
 
 
-def start_from_thread(reply_id, conversation_id, payload: dict[str, Any]) -> None:
+def start_from_thread(reply: Reply, payload: dict[str, Any]) -> None:
     """`start`, from sync code in a worker thread of the server's event loop (a sync view);
     returns once the task exists."""
-    async_to_sync(_start_on_loop)(reply_id, conversation_id, payload)
+    async_to_sync(_start_on_loop)(reply, payload)
 
 
-async def _start_on_loop(reply_id, conversation_id, payload: dict[str, Any]) -> None:
-    start(reply_id, conversation_id, payload)
+async def _start_on_loop(reply: Reply, payload: dict[str, Any]) -> None:
+    start(reply, payload)
 
 
 async def _generate(live: LiveReply, payload: dict[str, Any]) -> None:
@@ -357,7 +350,14 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             log.warning("reply %s ended after it was marked ended elsewhere", live.reply_id)
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
-        Reply.objects.select_related("user").get(pk=live.reply_id).bill()
+        # What billing reads is all in hand: no need to read the reply back.
+        Reply(
+            pk=live.reply_id,
+            conversation_id=live.conversation_id,
+            user_id=live.user_id,
+            model=payload["model"],
+            **fields,
+        ).bill()
     relay_status.record(outcome.status, outcome.error_code)
     if outcome.status != Reply.Status.COMPLETED:
         log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)

@@ -17,9 +17,10 @@ class LiveReply:
     """The growing text of one reply. Viewers wait for a change, then read what is new; the
     snapshot and the wait happen on one thread, so a late viewer gets no gap and no repeat."""
 
-    def __init__(self, reply_id: uuid.UUID, conversation_id: uuid.UUID):
+    def __init__(self, reply_id: uuid.UUID, conversation_id: uuid.UUID, user_id: int):
         self.reply_id = reply_id
         self.conversation_id = conversation_id
+        self.user_id = user_id
         self.text = ""
         self.reasoning = ""
         self.refusal = ""

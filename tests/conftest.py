@@ -72,6 +72,10 @@ def fake_upstream(fake_upstream_server, settings):
     from conversations import relay_status
 
     relay_status.forget()
+    # Nor the model catalogue a rolled-back test left in this process's copy.
+    from conversations.models.usage import forget_catalogue
+
+    forget_catalogue()
     yield fake_upstream_server
     fake_upstream_server.reset()
 

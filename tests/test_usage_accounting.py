@@ -167,8 +167,22 @@ def test_the_catalogue_replaces_the_environment_list_when_filled(settings):
     assert [c[0] for c in AIModel.choices()] == ["env-a", "env-b"]
     AIModel.seed_from_settings()
     AIModel.objects.create(model_id="catalogue-only", display_name="Fancy", sort_order=-1)
-    AIModel.objects.filter(model_id="env-b").update(enabled=False)
+    env_b = AIModel.objects.get(model_id="env-b")
+    env_b.enabled = False
+    env_b.save()  # as the admin saves it: this process's copy of the catalogue is renewed
     assert AIModel.choices() == [("catalogue-only", "Fancy"), ("env-a", "env-a")]
+
+
+def test_a_change_made_by_another_process_shows_within_the_catalogue_ttl(settings):
+    AIModel.objects.all().delete()
+    AIModel.objects.create(model_id="kept", sort_order=0)
+    AIModel.objects.create(model_id="retired", sort_order=1)
+    assert [c[0] for c in AIModel.choices()] == ["kept", "retired"]
+    # Another process's save sends no signal here: an UPDATE stands in for it.
+    AIModel.objects.filter(model_id="retired").update(enabled=False)
+    assert [c[0] for c in AIModel.choices()] == ["kept", "retired"]  # this process's copy
+    settings.MODEL_CATALOGUE_TTL = 0  # ... until its time is up
+    assert [c[0] for c in AIModel.choices()] == ["kept"]
 
 
 @pytest.mark.asyncio

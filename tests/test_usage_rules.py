@@ -86,7 +86,9 @@ def test_the_notice_says_over_exactly_when_a_send_is_refused(
     if output_price is not None:
         price(output_price=output_price)
     else:
-        AIModel.objects.filter(model_id="gpt-5.5").update(input_price=None, output_price=None)
+        model = AIModel.objects.get(model_id="gpt-5.5")
+        model.input_price = model.output_price = None
+        model.save()
     usage = UsageMonth.objects.create(user=alice, month=month_start(), **used)
     status = QuotaStatus(
         limits=limits,

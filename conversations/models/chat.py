@@ -171,13 +171,18 @@ class Conversation(models.Model):
 
     def add_turn(self, user_input: str, client_token=None) -> "Reply":
         """Stores the user's message as a new queued turn (before any call to the relay),
-        after the last turn shown."""
-        path = self.visible_path("position")
-        last = path[-1] if path else None
+        after the last turn shown; saves the conversation first when it is new. The turn it
+        follows comes loaded with what the request and the reservation read of it."""
         if not self.title:
             self.title = self.title_from_message(user_input)
         self.updated_at = timezone.now()
-        self.save(update_fields=["title", "updated_at", *SETTINGS_FIELDS])
+        if self._state.adding:
+            self.save()
+            last = None
+        else:
+            path = self.visible_path(*Reply.CONTEXT_FIELDS)
+            last = path[-1] if path else None
+            self.save(update_fields=["title", "updated_at", *SETTINGS_FIELDS])
         return Reply.objects.create(
             conversation=self,
             user=self.owner,
@@ -270,8 +275,6 @@ class ReplyQuerySet(models.QuerySet):
             with transaction.atomic():
                 usage = UsageMonth.locked(owner, month_start())
                 _check_rates(owner, limits)
-                if conversation._state.adding:
-                    conversation.save()
                 reply = conversation.add_turn(user_input, client_token)
                 Reservation.hold(reply, usage, limits)
                 return reply, True
@@ -327,6 +330,9 @@ class Reply(models.Model):
         CANCELLED = "cancelled", _("Stopped")
 
     GENERATING = (Status.QUEUED, Status.IN_PROGRESS)
+    # What the next turn's request (previous_response_id) and reservation (its usage) read of
+    # the turn it follows.
+    CONTEXT_FIELDS = ("position", "status", "upstream_id", "input_tokens", "output_tokens")
     RETRYABLE = (Status.FAILED, Status.INTERRUPTED, Status.INCOMPLETE, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -514,7 +520,8 @@ class Reply(models.Model):
             self.show()
 
     def bill(self) -> None:
-        """Prices the recorded usage at today's prices and settles the reply's reservation (or
+        """Prices the recorded usage at today's prices (the catalogue as this process read it,
+        at most MODEL_CATALOGUE_TTL seconds ago) and settles the reply's reservation (or
         releases it when the relay never started the reply). Safe to call twice."""
         reservation = Reservation.objects.filter(reply=self, state=Reservation.State.OPEN).first()
         if reservation is None:
@@ -522,7 +529,7 @@ class Reply(models.Model):
         if not self.has_usage:
             reservation.release()
             return
-        model = AIModel.for_model_id(self.model)
+        model = AIModel.cached(self.model)
         input_tokens, output_tokens = self.input_tokens or 0, self.output_tokens or 0
         cached = self.input_cached_tokens or 0
         cost = model.cost_of(input_tokens, cached, output_tokens) if model else None

@@ -3,6 +3,7 @@ user), the reservation taken before a reply starts and settled when it ends, and
 (one immutable entry per billed reply) whose sums are the totals shown everywhere."""
 
 import datetime
+import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
@@ -104,12 +105,19 @@ class AIModel(models.Model):
 
     @classmethod
     def for_model_id(cls, model_id: str) -> "AIModel | None":
+        """The model as stored now (billing prices a reply at this moment's prices)."""
         return cls.objects.filter(model_id=model_id).first()
 
     @classmethod
+    def cached(cls, model_id: str) -> "AIModel | None":
+        """The model from this process's copy of the catalogue (see `catalogue`): for the
+        estimate a send reserves, which may be a few seconds behind a price change."""
+        return next((model for model in catalogue() if model.model_id == model_id), None)
+
+    @classmethod
     def choices(cls) -> list[tuple[str, str]]:
-        catalogue = [(m.model_id, str(m)) for m in cls.objects.filter(enabled=True)]
-        return catalogue or [(name, name) for name in settings.RESPONSES_MODELS]
+        enabled = [(m.model_id, str(m)) for m in catalogue() if m.enabled]
+        return enabled or [(name, name) for name in settings.RESPONSES_MODELS]
 
     @classmethod
     def default_model_id(cls) -> str:
@@ -122,6 +130,30 @@ class AIModel(models.Model):
         for order, name in enumerate(settings.RESPONSES_MODELS):
             created += cls.objects.get_or_create(model_id=name, defaults={"sort_order": order})[1]
         return created
+
+
+_catalogue: tuple[float, list[AIModel]] | None = None
+
+
+def catalogue() -> list[AIModel]:
+    """Every model, in order, as read at most MODEL_CATALOGUE_TTL seconds ago by this process.
+    Every send reads it (the model picker's choices, the reservation's price), and it changes a
+    few times a year: a query per send was a tenth of the send's work. A change saved in this
+    process shows at once; one saved by another process within the TTL."""
+    global _catalogue
+    now = time.monotonic()
+    if _catalogue is None or now - _catalogue[0] > settings.MODEL_CATALOGUE_TTL:
+        _catalogue = (now, list(AIModel.objects.all()))
+    return _catalogue[1]
+
+
+def forget_catalogue(**_signal) -> None:
+    global _catalogue
+    _catalogue = None
+
+
+models.signals.post_save.connect(forget_catalogue, sender=AIModel)
+models.signals.post_delete.connect(forget_catalogue, sender=AIModel)
 
 
 @dataclass(frozen=True)
@@ -318,9 +350,9 @@ class UsageMonth(models.Model):
     @classmethod
     def locked(cls, user, month: datetime.date) -> "UsageMonth":
         """The row, locked for this transaction (PostgreSQL row lock; SQLite's IMMEDIATE
-        transactions already hold the write lock)."""
-        cls.objects.get_or_create(user=user, month=month)
-        return cls.objects.select_for_update().get(user=user, month=month)
+        transactions already hold the write lock). One query once the row exists: a row
+        made here is locked by its own insert."""
+        return cls.objects.select_for_update().get_or_create(user=user, month=month)[0]
 
 
 @dataclass(frozen=True)
@@ -347,7 +379,7 @@ class QuotaStatus:
             return False
         model = None
         if self.limits.cost is not None:  # only a cost limit depends on the model's prices
-            model = AIModel.for_model_id(self.model_id or AIModel.default_model_id())
+            model = AIModel.cached(self.model_id or AIModel.default_model_id())
         return quota_room(self, self.limits, model, 0) == 0
 
     @classmethod
@@ -402,7 +434,7 @@ class Reservation(models.Model):
         left; with less room than QUOTA_MIN_OUTPUT_TOKENS, QuotaExceeded."""
         input_tokens = context_tokens(reply)
         output_tokens = reply.conversation.max_output_tokens or settings.QUOTA_RESERVE_OUTPUT_TOKENS
-        model = AIModel.for_model_id(reply.model)
+        model = AIModel.cached(reply.model)
         limited = not limits.unlimited
         room = quota_room(usage, limits, model, input_tokens)
         if room == 0:
@@ -466,7 +498,7 @@ def context_tokens(reply) -> int:
     context it prepends (the previous turn's input and output, or the history's estimate)."""
     conversation = reply.conversation
     tokens = estimate_tokens(conversation.instructions) + estimate_tokens(reply.user_input)
-    previous = conversation.visible_replies().filter(position__lt=reply.position).last()
+    previous = reply.parent  # the turn this one follows, new turn or new version alike
     if previous is None:
         return tokens
     if previous.input_tokens is not None and previous.output_tokens is not None:

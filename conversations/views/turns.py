@@ -81,7 +81,7 @@ def send(request) -> tuple[HttpResponse, tuple | None]:
     try:
         with transaction.atomic():
             conversation, reply, created = _submit(request.user, form)
-            payload = generation.prepare(reply.id) if created else {}
+            payload = generation.prepare(reply) if created else {}
     except ConversationBusy:
         conversation = get_conversation_for_user(request.user, form.cleaned_data["conversation"])
         return _composer_error(request, conversation, form, str(BUSY_MESSAGE), 409), None
@@ -90,7 +90,7 @@ def send(request) -> tuple[HttpResponse, tuple | None]:
     except OperationalError:
         log.warning("send refused: the database is busy", exc_info=True)
         return _busy_error(request, form), None
-    to_start = (reply.id, conversation.id, payload) if payload else None
+    to_start = (reply, payload) if payload else None
     if not request.htmx:
         return redirect(conversation), to_start
     return _sent_fragment(request, conversation, reply), to_start
@@ -246,7 +246,7 @@ def _make_version(request, reply: Reply, make) -> tuple[HttpResponse, tuple | No
     try:
         with transaction.atomic():
             new_reply, created = make()
-            payload = generation.prepare(new_reply.id) if created else {}
+            payload = generation.prepare(new_reply) if created else {}
     except ConversationBusy:
         return _version_refused(request, reply, str(VERSION_BUSY_MESSAGE), 409), None
     except (RateLimited, QuotaExceeded) as refusal:
@@ -256,7 +256,7 @@ def _make_version(request, reply: Reply, make) -> tuple[HttpResponse, tuple | No
         response = _composer_error(request, conversation, None, str(SITE_BUSY_MESSAGE), 503)
         response["Retry-After"] = "2"
         return response, None
-    to_start = (new_reply.id, conversation.pk, payload) if payload else None
+    to_start = (new_reply, payload) if payload else None
     return _transcript_response(request, conversation), to_start
 
 
