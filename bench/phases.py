@@ -30,6 +30,7 @@ class Context:
     tokens: int
     delay_ms: int
     py_spy: str | None = None  # a py-spy binary: record the server during each phase
+    py_spy_rate: int = 100
     notes: list[str] = field(default_factory=list)
 
     def message(self, tag: str) -> str:
@@ -117,7 +118,7 @@ def _start_profiler(ctx: Context, tag: str, seconds: float) -> list:
             "--duration",
             f"{seconds:.0f}",
             "--rate",
-            "100",
+            str(ctx.py_spy_rate),
             "--nonblocking",
             "--format",
             "raw",

@@ -55,6 +55,9 @@ def parse_args() -> argparse.Namespace:
         help="a py-spy binary: profile the server in each phase (implies --keep)",
     )
     parser.add_argument(
+        "--py-spy-rate", type=int, default=100, help="py-spy samples per second (default 100)"
+    )
+    parser.add_argument(
         "--env",
         action="append",
         default=[],
@@ -177,6 +180,7 @@ def start_stack(
         tokens=args.tokens,
         delay_ms=args.delay_ms,
         py_spy=args.py_spy,
+        py_spy_rate=args.py_spy_rate,
     )
     step("warm-up", "5 conversations (imports, templates, connections)")
     phases.run_loadgen(ctx, "warmup", [i * 0.05 for i in range(5)])

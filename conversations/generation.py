@@ -308,13 +308,10 @@ async def _flush_loop() -> None:
 
 
 def _flush_many(writes: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
-    """Writes each reply's fields in one transaction; returns the ids someone asked to stop."""
-    stopped = []
+    """Writes each reply's fields in one transaction; returns the ids someone asked to stop
+    (or that are gone)."""
     with transaction.atomic():
-        for reply_id, fields in writes:
-            if not Reply.objects.filter(pk=reply_id, stop_requested=False).update(**fields):
-                stopped.append(reply_id)
-    return stopped
+        return Reply.objects.save_progress(writes)
 
 
 def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:

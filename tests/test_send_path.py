@@ -4,6 +4,7 @@ security headers, which the handler must keep."""
 
 import re
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -161,3 +162,45 @@ def test_rate_limits_are_counted_in_one_query(alice):
 
     Reply.objects.update(created_at=timezone.now() - timedelta(seconds=61))
     _check_rates(alice, limits)  # all sent more than a minute ago
+
+
+def test_progress_of_many_replies_is_written_in_a_few_statements(alice, bob):
+    now = timezone.now()
+    texts = {"reasoning_summary": "", "refusal": "", "heartbeat_at": now}
+    writing, beating, stopped = (
+        _reply(user, Reply.Status.IN_PROGRESS) for user in (alice, bob, alice)
+    )
+    Reply.objects.filter(pk=stopped.pk).update(stop_requested=True)  # Stop, from another process
+    gone = uuid.uuid4()
+    writes = [
+        (writing.pk, {"text": "so far", "first_token_at": now, **texts}),
+        (beating.pk, {"heartbeat_at": now}),
+        (stopped.pk, {"text": "not written", **texts}),
+        (gone, {"heartbeat_at": now}),
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        refused = Reply.objects.save_progress(writes)
+
+    assert set(refused) == {stopped.pk, gone}
+    assert len(queries) == 3  # who stopped, then one statement per set of fields written
+    writing.refresh_from_db()
+    assert writing.text == "so far" and writing.first_token_at == now
+    beating.refresh_from_db()
+    assert beating.heartbeat_at == now and beating.text == ""
+    stopped.refresh_from_db()
+    assert stopped.text == "" and stopped.heartbeat_at is None
+
+
+def test_a_stop_asked_by_another_process_ends_the_reply_here(session, fake_upstream):
+    fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 100})
+    reply = send(session, "Stopped from elsewhere")
+    deadline = time.monotonic() + 10
+    while not Reply.objects.get(pk=reply.pk).text and time.monotonic() < deadline:
+        time.sleep(0.05)  # some text was written by the batched writes
+
+    Reply.objects.filter(pk=reply.pk).update(stop_requested=True)  # as Stop does elsewhere
+
+    finished = wait_for_reply_sync(reply.pk)
+    assert finished.status == Reply.Status.CANCELLED
+    assert finished.text and TEXT.startswith(finished.text) and finished.text != TEXT
