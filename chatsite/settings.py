@@ -184,6 +184,13 @@ MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000)
 REPLY_FLUSH_INTERVAL = env_float("REPLY_FLUSH_INTERVAL", 1.0)
 REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
+# What all live viewers of a process together get at most, per second: messages, and full
+# re-renders of the markdown (between two, the new raw text is appended). With a few viewers
+# each gets an update every 0.15 s and a render every REPLY_RENDER_INTERVAL; with hundreds each
+# waits its share (200 viewers: a message every 0.25 s, a render every 2 s), so the server's
+# work per second stays bounded however many watch.
+STREAM_MESSAGES_PER_SECOND = env_float("STREAM_MESSAGES_PER_SECOND", 800)
+STREAM_RENDERS_PER_SECOND = env_float("STREAM_RENDERS_PER_SECOND", 100)
 # A reply whose worker has been silent this long is taken as lost and marked interrupted.
 REPLY_STALE_AFTER = env_float("REPLY_STALE_AFTER", 60.0)
 # How long a process keeps its copy of the model catalogue (the picker, a send's reservation).

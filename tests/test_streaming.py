@@ -1,6 +1,7 @@
 """The live reply over a real uvicorn server: generated independently of the browser, resumed
 without gaps or repeats, and framed for proxies (failure-cases.md 26, 27, 33, 34)."""
 
+import itertools
 import re
 import threading
 import time
@@ -89,6 +90,23 @@ def test_stream_is_framed_for_proxies_and_ends_with_the_finished_reply(
     assert 'aria-busy="false"' in final and "word59" in final
     assert wait_for_reply_sync(reply.pk).text == TEXT
     assert settings.RESPONSES_API_KEY not in "".join(messages)
+
+
+def test_viewers_share_the_process_budget_of_messages(browser_session, fake_upstream, settings):
+    # A budget of 2 messages a second for all viewers: this one viewer gets one every 0.5 s
+    # (0.15 s without the budget), however fast the words come.
+    settings.STREAM_MESSAGES_PER_SECOND = 2
+    fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 25})
+    reply = send(browser_session)
+
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        times = []
+        messages = read_events(response, times=times)
+
+    updates = [t for m, t in zip(messages[:-1], times[:-1], strict=True) if "word" in m]
+    assert len(updates) >= 2
+    assert min(b - a for a, b in itertools.pairwise(updates)) >= 0.45
+    assert "word59" in messages[-1]
 
 
 def test_closing_the_tab_neither_stops_nor_loses_the_reply(browser_session, fake_upstream):

@@ -25,6 +25,7 @@ from conversations.views.lookups import get_reply_for_user
 # The shortest gap between two messages to one viewer: deltas arriving faster are coalesced
 # (about seven updates a second reads as smooth, and each message costs the server CPU).
 MIN_GAP = 0.15
+_viewers = 0  # live viewers in this process (settings.STREAM_MESSAGES_PER_SECOND says why)
 DB_POLL_INTERVAL = 1.0
 ACTIVE_CHECK_INTERVAL = 5.0
 
@@ -90,8 +91,18 @@ def _snapshot(reply_id, html: str, reasoning: str) -> bytes:
 
 
 async def _live_events(live: LiveReply):
-    """From the reply's LiveReply: a rendered snapshot at most every REPLY_RENDER_INTERVAL,
-    and between snapshots the new raw text appended to the tail."""
+    """From the reply's LiveReply: a rendered snapshot at most every REPLY_RENDER_INTERVAL
+    (longer with many viewers), and between snapshots the new raw text appended to the tail."""
+    global _viewers
+    _viewers += 1
+    try:
+        async for message in _live_messages(live):
+            yield message
+    finally:
+        _viewers -= 1
+
+
+async def _live_messages(live: LiveReply):
     loop = asyncio.get_running_loop()
     version, sent, reasoning_sent, last_render = -1, -1, 0, 0.0
     while True:
@@ -101,7 +112,8 @@ async def _live_events(live: LiveReply):
         if live.done:
             return
         version, now = live.version, loop.time()
-        if sent < 0 or now - last_render >= settings.REPLY_RENDER_INTERVAL:
+        render_every = max(settings.REPLY_RENDER_INTERVAL, _viewers / settings.STREAM_RENDERS_PER_SECOND)
+        if sent < 0 or now - last_render >= render_every:
             sent, html = live.rendered_text()
             reasoning_sent, last_render = len(live.reasoning), now
             yield _snapshot(live.reply_id, html, live.reasoning)
@@ -120,7 +132,7 @@ async def _live_events(live: LiveReply):
                 yield sse.message("".join(parts))
         if sent:
             # Coalesce what arrives next; but the first text goes out as soon as it comes.
-            await asyncio.sleep(MIN_GAP)
+            await asyncio.sleep(max(MIN_GAP, _viewers / settings.STREAM_MESSAGES_PER_SECOND))
 
 
 async def _stored_events(reply: Reply):
