@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from conversations.relay_transport import LeanHTTP11Transport
+
 log = logging.getLogger(__name__)
 
 MAX_ERROR_BODY = 64 * 1024
@@ -178,12 +180,14 @@ def base_url() -> str:
 
 
 def _client() -> httpx.AsyncClient:
-    """One pooled client per event loop (tests run several loops; a server runs one)."""
+    """One pooled client per event loop (tests run several loops; a server runs one). Its
+    transport is our own lean HTTP/1.1 one: httpx's default spent most of the server's CPU
+    per relayed token (relay_transport.py says why)."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
         client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            transport=LeanHTTP11Transport(max_idle_per_origin=100),
             follow_redirects=False,
             trust_env=False,
         )
@@ -260,24 +264,60 @@ async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
     """POSTs a streamed request and yields events until the terminal one. Raises
     UpstreamError for HTTP errors, timeouts, cut or malformed streams and mid-stream errors."""
     url = f"{base_url()}/responses"
+    client = _client()
+    request = client.build_request(
+        "POST", url, json={**payload, "stream": True}, headers=_headers(), timeout=_timeout()
+    )
+    response = None
     try:
-        async with _client().stream(
-            "POST", url, json={**payload, "stream": True}, headers=_headers(), timeout=_timeout()
-        ) as response:
-            if response.status_code != 200:
-                raise await _http_error(response)
-            content_type = response.headers.get("content-type", "")
-            if "text/event-stream" not in content_type:
-                # A relay that ignored "stream": answer from the whole JSON body.
-                for event in _events_from_body(await response.aread()):
-                    yield event
-                return
-            async for event in _events_from_stream(_sse_messages(response)):
+        response = await client.send(request, stream=True)
+        if response.status_code != 200:
+            raise await _http_error(response)
+        content_type = response.headers.get("content-type", "")
+        if "text/event-stream" not in content_type:
+            # A relay that ignored "stream": answer from the whole JSON body.
+            for event in _events_from_body(await response.aread()):
                 yield event
+            return
+        messages = _sse_messages(response)
+        async for event in _events_from_stream(messages):
+            if isinstance(event, Finished):
+                _read_to_the_end_in_background(response, messages)
+                response = None  # the background task closes it
+            yield event
     except httpx.TimeoutException as exc:
         raise UpstreamError("timeout", detail=repr(exc)) from exc
     except httpx.TransportError as exc:
         raise UpstreamError("network", detail=repr(exc)) from exc
+    finally:
+        if response is not None:
+            # Stop, a cancelled task or an error: closing mid-body closes the connection.
+            await response.aclose()
+
+
+# What follows a terminal event (a relay's [DONE], the end of the chunked body) is read in the
+# background for at most this long, so the connection goes back to the pool instead of being
+# closed: otherwise a relay that ends its body a moment after the event costs every reply a
+# new TCP and TLS handshake. The reply itself ends at once.
+DRAIN_SECONDS = 2.0
+_draining: set[asyncio.Task] = set()
+
+
+def _read_to_the_end_in_background(response: httpx.Response, messages) -> None:
+    task = asyncio.get_running_loop().create_task(_read_to_the_end(response, messages))
+    _draining.add(task)
+    task.add_done_callback(_draining.discard)
+
+
+async def _read_to_the_end(response: httpx.Response, messages) -> None:
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in messages:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
+    finally:
+        await response.aclose()
 
 
 def _events_from_body(raw: bytes) -> list[Event]:
