@@ -41,7 +41,8 @@ def test_feedback_buttons_swap_just_the_control_and_store_the_comment(
 
     page.get_by_text("Add a comment").click()
     page.get_by_label(re.compile("Comment")).fill("Too short for me.")
-    page.get_by_role("button", name="Not helpful").click()
+    with page.expect_response(lambda r: "/feedback/" in r.url and r.request.method == "POST"):
+        page.get_by_role("button", name="Not helpful").click()
 
     expect(page.get_by_label(re.compile("Comment"))).to_have_value("Too short for me.")
     assert page.evaluate("() => window.stillTheSamePage") is True

@@ -160,6 +160,7 @@ def test_the_chat_page_reads_feedback_in_one_query_whatever_the_number_of_replie
     alice, alice_client
 ):
     conversation = finished_reply(alice).conversation
+    page_queries(alice_client, conversation)  # (the first also reads the model catalogue)
     one_reply = page_queries(alice_client, conversation)
     parent = conversation.replies.get()
     for position in range(1, 6):

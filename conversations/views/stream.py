@@ -112,7 +112,9 @@ async def _live_messages(live: LiveReply):
         if live.done:
             return
         version, now = live.version, loop.time()
-        render_every = max(settings.REPLY_RENDER_INTERVAL, _viewers / settings.STREAM_RENDERS_PER_SECOND)
+        render_every = max(
+            settings.REPLY_RENDER_INTERVAL, _viewers / settings.STREAM_RENDERS_PER_SECOND
+        )
         if sent < 0 or now - last_render >= render_every:
             sent, html = live.rendered_text()
             reasoning_sent, last_render = len(live.reasoning), now
