@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -332,17 +332,18 @@ def _check_rates(owner, limits: Limits) -> None:
     """Replies generating at once and sends in the last minute, counted under the user's lock
     (in one query: it runs on every send)."""
     now = timezone.now()
-    generating = Q(status__in=Reply.GENERATING)
-    recent = Q(created_at__gte=now - timedelta(seconds=60))
-    counts = Reply.objects.filter(generating | recent, user=owner).aggregate(
-        generating=Count("pk", filter=generating),
-        recent=Count("pk", filter=recent),
-        oldest=Min("created_at", filter=recent),
-    )
-    if counts["generating"] >= limits.max_concurrent:
+    since = now - timedelta(seconds=60)
+    # The rows themselves, counted here: a handful (refused sends make none), and a plain
+    # query costs Django less to build than an aggregate with FILTER clauses.
+    rows = Reply.objects.filter(
+        Q(status__in=Reply.GENERATING) | Q(created_at__gte=since), user=owner
+    ).values_list("status", "created_at")
+    generating = sum(status in Reply.GENERATING for status, _ in rows)
+    recent = sorted(created for _, created in rows if created >= since)
+    if generating >= limits.max_concurrent:
         raise RateLimited("concurrent", retry_after=5)
-    if counts["recent"] >= limits.sends_per_minute:
-        wait = 60 - (now - counts["oldest"]).total_seconds()
+    if len(recent) >= limits.sends_per_minute:
+        wait = 60 - (now - recent[0]).total_seconds()
         raise RateLimited("per_minute", retry_after=max(1, math.ceil(wait)))
 
 
