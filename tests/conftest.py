@@ -85,6 +85,27 @@ def alice(django_user_model):
     return django_user_model.objects.create_user("alice", password=PASSWORD)
 
 
+def logged_in_http(server, user, timeout: float = 10):
+    """An httpx client logged in as `user` against the real server, CSRF header set."""
+    import httpx
+
+    django_client = Client()
+    django_client.force_login(user)
+    client = httpx.Client(base_url=server.url, timeout=timeout)
+    client.cookies.set("sessionid", django_client.cookies["sessionid"].value)
+    client.get("/")
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    return client
+
+
+@pytest.fixture
+def browser_session(asgi_server, alice):
+    """alice, logged in, talking HTTP to the real server (chatsite/asgi.py's handler)."""
+    client = logged_in_http(asgi_server, alice)
+    yield client
+    client.close()
+
+
 @pytest.fixture
 def bob(django_user_model):
     return django_user_model.objects.create_user("bob", password=PASSWORD)

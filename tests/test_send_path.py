@@ -18,35 +18,22 @@ from django.utils import timezone
 from conversations.models import Conversation, QuotaPolicy, Reply
 from conversations.models.chat import _check_rates
 from conversations.models.usage import RateLimited
-from tests.conftest import wait_for_reply_sync
+from tests.conftest import logged_in_http, wait_for_reply_sync
 from tests.test_streaming import TEXT, read_events, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def session(asgi_server, alice):
-    """alice, logged in, talking HTTP to the server (the handler in chatsite/asgi.py)."""
-    django_client = Client()
-    django_client.force_login(alice)
-    client = httpx.Client(base_url=asgi_server.url, timeout=10)
-    client.cookies.set("sessionid", django_client.cookies["sessionid"].value)
-    client.get("/")
-    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
-    yield client
-    client.close()
-
-
 def test_a_send_and_its_stream_through_the_servers_handler(
     asgi_server,
-    session,
+    browser_session,
     fake_upstream,
 ):
     fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 5})
-    reply = send(session, "Through the real handler")
+    reply = send(browser_session, "Through the real handler")
     assert reply.user_input == "Through the real handler"
 
-    with session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
         assert response.status_code == 200
         messages = read_events(response)
 
@@ -58,12 +45,12 @@ def test_a_send_and_its_stream_through_the_servers_handler(
 
 def test_another_users_stream_is_a_404_through_the_servers_handler(
     asgi_server,
-    session,
+    browser_session,
     fake_upstream,
     bob,
 ):
     fake_upstream.queue({"behaviour": "ok", "text": TEXT})
-    reply = send(session)
+    reply = send(browser_session)
     bobs = Client()
     bobs.force_login(bob)
     with httpx.Client(base_url=asgi_server.url, timeout=10) as client:
@@ -74,14 +61,14 @@ def test_another_users_stream_is_a_404_through_the_servers_handler(
 
 def test_pages_keep_their_security_headers_and_static_files_are_served(
     asgi_server,
-    session,
+    browser_session,
 ):
-    page = session.get("/")
+    page = browser_session.get("/")
     assert "nonce-" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
     script = re.search(r'src="(/static/[^"]+\.js)"', page.text).group(1)
 
-    static = session.get(script)
+    static = browser_session.get(script)
 
     assert static.status_code == 200
     assert static.headers["x-content-type-options"] == "nosniff"
@@ -94,13 +81,7 @@ def test_concurrent_sends_all_complete_without_busy_refusals(
     clients = []
     for i in range(15):
         user = django_user_model.objects.create_user(f"burst{i}", password="x")
-        django_client = Client()
-        django_client.force_login(user)
-        client = httpx.Client(base_url=asgi_server.url, timeout=30)
-        client.cookies.set("sessionid", django_client.cookies["sessionid"].value)
-        client.get("/")
-        client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
-        clients.append(client)
+        clients.append(logged_in_http(asgi_server, user, timeout=30))
     fake_upstream.queue(*[{"behaviour": "ok", "text": TEXT, "delay_ms": 2}] * 15)
     statuses = []
     barrier = threading.Barrier(len(clients))
@@ -192,9 +173,9 @@ def test_progress_of_many_replies_is_written_in_a_few_statements(alice, bob):
     assert stopped.text == "" and stopped.heartbeat_at is None
 
 
-def test_a_stop_asked_by_another_process_ends_the_reply_here(session, fake_upstream):
+def test_a_stop_asked_by_another_process_ends_the_reply_here(browser_session, fake_upstream):
     fake_upstream.queue({"behaviour": "ok", "text": TEXT, "delay_ms": 100})
-    reply = send(session, "Stopped from elsewhere")
+    reply = send(browser_session, "Stopped from elsewhere")
     deadline = time.monotonic() + 10
     while not Reply.objects.get(pk=reply.pk).text and time.monotonic() < deadline:
         time.sleep(0.05)  # some text was written by the batched writes

@@ -8,26 +8,12 @@ import time
 import uuid
 
 import httpx
-import pytest
 from django.test import Client
 
 from conversations.models import Reply
 from tests.conftest import wait_for_reply_sync
 
 TEXT = " ".join(f"word{i}" for i in range(60))
-
-
-@pytest.fixture
-def browser_session(asgi_server, alice):
-    """An httpx client logged in as alice against the real server."""
-    django_client = Client()
-    django_client.force_login(alice)
-    client = httpx.Client(base_url=asgi_server.url, timeout=10)
-    client.cookies.set("sessionid", django_client.cookies["sessionid"].value)
-    client.get("/")
-    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
-    yield client
-    client.close()
 
 
 def send(client, message="Hi", conversation=""):
