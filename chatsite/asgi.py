@@ -41,15 +41,14 @@ class OneHopASGIHandler(ASGIHandler):
 
     - The middleware runs synchronously, in one trip to a worker thread per request. Django's
       async chain runs each sync-based middleware method (sessions, locale, CSRF, auth,
-      WhiteNoise...) in a trip of its own: about twenty thread switches per request. Async
-      views (stop, retry...) still run on the event loop, and a streamed response is still
-      sent from it.
-    - Sends and reply actions do their database work on the one thread that the reply tasks
-      use, in arrival order, instead of a new thread (and database connection) per request:
-      hundreds of threads fight for the GIL and, on SQLite, for the write lock, whose busy
-      wait sleeps between tries. Live streams' requests take turns on a few threads of their
-      own; other pages keep a thread each, so a slow page (a big report) never holds up
-      sending."""
+      WhiteNoise...) in a trip of its own: about twenty thread switches per request. A
+      streamed response is still sent from the event loop.
+    - Sends and reply actions (stop, retry...) do their database work on the one thread that
+      the reply tasks use, in arrival order, instead of a new thread per request: hundreds of
+      threads fight for the GIL and, on SQLite, for the write lock, whose busy wait sleeps
+      between tries (with CONN_MAX_AGE 0 each request still opens its own connection). Live
+      streams' requests take turns on a few threads of their own; other pages keep a thread
+      each, so a slow page (a big report) never holds up sending."""
 
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)

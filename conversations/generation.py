@@ -347,7 +347,7 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             log.warning("reply %s ended after it was marked ended elsewhere", live.reply_id)
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
-        # What billing reads is all in hand: no need to read the reply back.
+        # The reply's fields are all in hand: billing needs no read of the reply back.
         Reply(
             pk=live.reply_id,
             conversation_id=live.conversation_id,

@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from conversations.admin.base import ReadOnlyAdmin
 from conversations.admin.feedback import CONVERSATION_ACTIONS, USER_ACTIONS
 from conversations.audit import record_access
 from conversations.models import Conversation, Feedback, Reply, User
@@ -65,7 +66,8 @@ def _feedback_count(**condition):
 
 
 def _owner_group():
-    """The owner's first group by name (groups are departments), as in the usage ledger."""
+    """The owner's first group by name (groups are departments). The usage ledger charges the
+    group whose quota policy applies first (`charge_group`), so the two can differ."""
     memberships = User.groups.through.objects.filter(user_id=OuterRef("owner_id"))
     return Subquery(memberships.order_by("group__name").values("group__name")[:1])
 
@@ -152,19 +154,6 @@ class FeedbackFilter(admin.SimpleListFilter):
         if condition is None:
             return queryset
         return queryset.filter(Exists(feedback.filter(condition)))
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: nobody adds, changes or deletes them in the admin."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Conversation)

@@ -6,11 +6,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from conversations.admin.base import ReadOnlyAdmin
 from conversations.models import ReviewAccess
 
 
 @admin.register(ReviewAccess)
-class ReviewAccessAdmin(admin.ModelAdmin):
+class ReviewAccessAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor_username", "action", "owner_username", "conversation_link")
     list_filter = ("action", ("created_at", admin.DateFieldListFilter), "actor", "owner")
     search_fields = ("actor_username", "owner_username", "conversation_title", "=conversation_ref")
@@ -31,15 +32,6 @@ class ReviewAccessAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("conversation"), ordering="conversation_title")
     def conversation_link(self, entry: ReviewAccess):

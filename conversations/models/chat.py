@@ -569,7 +569,8 @@ class Reply(models.Model):
             UsageEntry(
                 reply=self,
                 conversation_id=self.conversation_id,
-                group_name=charge_group(self.user),
+                # (by id: a reply built from a finished task has no user loaded)
+                group_name=charge_group(User(pk=self.user_id)),
                 model=self.model,
                 input_tokens=input_tokens,
                 cached_tokens=cached,

@@ -104,14 +104,10 @@ class AIModel(models.Model):
         return max(cost, ZERO).quantize(CENT_FRACTION, rounding=ROUND_HALF_UP)
 
     @classmethod
-    def for_model_id(cls, model_id: str) -> "AIModel | None":
-        """The model as stored now (billing prices a reply at this moment's prices)."""
-        return cls.objects.filter(model_id=model_id).first()
-
-    @classmethod
     def cached(cls, model_id: str) -> "AIModel | None":
-        """The model from this process's copy of the catalogue (see `catalogue`): for the
-        estimate a send reserves, which may be a few seconds behind a price change."""
+        """The model from this process's copy of the catalogue (see `catalogue`): for what a
+        send reserves and what a finished reply is billed, both at most MODEL_CATALOGUE_TTL
+        seconds behind a price changed in another process."""
         return next((model for model in catalogue() if model.model_id == model_id), None)
 
     @classmethod

@@ -18,7 +18,7 @@ def get_conversation_for_user(user, conversation_id: uuid.UUID) -> Conversation:
 def get_reply_for_user(user, reply_id: uuid.UUID) -> Reply:
     try:
         return Reply.objects.select_related("conversation").get(
-            pk=reply_id, conversation__owner=user, conversation__deleted_at__isnull=True
+            pk=reply_id, conversation__in=Conversation.objects.for_user(user)
         )
     except Reply.DoesNotExist:
         raise Http404 from None

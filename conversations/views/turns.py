@@ -7,7 +7,6 @@ import functools
 import logging
 import uuid
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.db import OperationalError, transaction
 from django.http import HttpResponse
@@ -166,14 +165,15 @@ def _composer_error(request, conversation, form, message: str, status: int):
 
 @login_required
 @require_POST
-async def stop(request, reply_id: uuid.UUID):
-    user = await request.auser()
-    reply = await sync_to_async(get_reply_for_user)(user, reply_id)
+def stop(request, reply_id: uuid.UUID):
+    """On the shared thread with the other reply actions (chatsite/asgi.py): the reply's task is
+    cancelled on its own loop (request_stop is safe from any thread)."""
+    reply = get_reply_for_user(request.user, reply_id)
     current = live.get(reply.id)
     if current is not None:
         current.request_stop()
     elif reply.is_generating:
-        await sync_to_async(_stop_elsewhere)(reply)
+        _stop_elsewhere(reply)
     if request.htmx:
         return HttpResponse(status=204)
     return redirect(reply.conversation)

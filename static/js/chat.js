@@ -108,25 +108,10 @@
     if (dismiss) dismiss.parentElement.remove();
   });
 
-  // Focus is never lost to a swap: an element replaced while focused gets focus back in its
-  // new version (same id); when it is gone, the message box takes it.
-  let focused = null;
-  document.addEventListener("htmx:before:swap", () => {
-    const active = document.activeElement;
-    focused = active && active !== document.body ? active : null;
-  });
-  function restoreFocus() {
-    const active = document.activeElement;
-    if (!focused || (active && active !== document.body && active.isConnected)) return;
-    const again = focused.id && document.getElementById(focused.id);
-    focused = null;
-    (again || messageBox())?.focus();
-  }
-
+  // (Focus lost to a swap is given back by layout.js.)
   document.addEventListener("htmx:after:swap", () => {
     addCopyButtons(document);
     followToBottom(false);
-    restoreFocus();
   });
   document.addEventListener("DOMContentLoaded", () => {
     addCopyButtons(document);
