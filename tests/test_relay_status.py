@@ -60,6 +60,7 @@ async def test_demo_mode_shows_no_service_line(alice, fake_upstream, settings):
     client = await _reply_ends(
         alice, fake_upstream, *[{"behaviour": "http_error", "status": 503}] * 3
     )
+    assert TROUBLE in await _sidebar(client)  # (what demo mode must hide)
     settings.DEMO_MODE = True
 
     assert TROUBLE not in await _sidebar(client)

@@ -245,15 +245,19 @@ async def test_a_relay_that_ends_its_body_after_the_final_event_keeps_its_connec
     # at the event, and the connection is read to its end in the background and reused.
     completed = {"type": "response.completed", "response": {"id": "r1", "status": "completed"}}
     done = b"data: [DONE]\n\n"
-    pieces = (SSE_HEAD, sse_chunk(completed), b"%x\r\n%s\r\n" % (len(done), done), b"0\r\n\r\n")
-    async with serve(answering(*pieces, gap=0.2)) as server:
+    pieces = (
+        SSE_HEAD + sse_chunk(completed),  # at once; then [DONE] 0.4 s later, the end 0.8 s later
+        b"%x\r\n%s\r\n" % (len(done), done),
+        b"0\r\n\r\n",
+    )
+    async with serve(answering(*pieces, gap=0.4)) as server:
         settings.RESPONSES_API_BASE_URL = server.url("/v1")
         for _ in range(2):
             started = time.monotonic()
             events = [event async for event in upstream.stream_response({"input": "hi"})]
             assert isinstance(events[-1], upstream.Finished) and events[-1].status == "completed"
-            assert time.monotonic() - started < 0.35  # not held until the body ends (+0.4 s)
-            await asyncio.sleep(0.6)  # the background read reaches the end of the body
+            assert time.monotonic() - started < 0.35  # not held until the body ends (0.8 s)
+            await asyncio.sleep(1.3)  # the background read reaches the end of the body
     assert server.connections == 1 and len(server.requests) == 2
 
 

@@ -76,12 +76,6 @@ def test_an_unknown_action_is_refused(reviewer, alices_conversation):
     assert entries() == []
 
 
-def test_exports_from_the_product_are_recorded(reviewer, alices_conversation):
-    """The export helpers call record_access with "exported" (the admin's export action)."""
-    record_access(reviewer, alices_conversation, "exported")
-    assert entries() == [("rita", "alice", alices_conversation.pk, "exported")]
-
-
 def test_entries_outlive_the_conversation_and_the_reviewer(reviewer, alices_conversation):
     record_access(reviewer, alices_conversation, "viewed")
     conversation_id = alices_conversation.pk

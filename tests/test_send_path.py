@@ -8,10 +8,8 @@ import time
 import uuid
 from datetime import timedelta
 
-import httpx
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -51,11 +49,9 @@ def test_another_users_stream_is_a_404_through_the_servers_handler(
 ):
     fake_upstream.queue({"behaviour": "ok", "text": TEXT})
     reply = send(browser_session)
-    bobs = Client()
-    bobs.force_login(bob)
-    with httpx.Client(base_url=asgi_server.url, timeout=10) as client:
-        client.cookies.set("sessionid", bobs.cookies["sessionid"].value)
-        assert client.get(f"/r/{reply.pk}/stream/").status_code == 404
+    bobs = logged_in_http(asgi_server, bob)
+    assert bobs.get(f"/r/{reply.pk}/stream/").status_code == 404
+    bobs.close()
     wait_for_reply_sync(reply.pk)
 
 
