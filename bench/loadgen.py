@@ -17,6 +17,8 @@ import uuid
 from urllib.parse import urlencode
 
 REPLY_ID = re.compile(rb'id="reply-([0-9a-f-]{36})"')
+# The stream's address as the page gives it to the browser (with its stream key).
+STREAM_URL = re.compile(rb'hx-sse:connect="([^"]+)"')
 FINAL = b'aria-busy="false"'
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -200,8 +202,10 @@ class Phase:
         record["reply_id"] = reply_id
         if config.get("no_viewer"):  # experiments: the reply is generated with nobody watching
             return
+        stream = STREAM_URL.search(body)
+        url = stream.group(1).decode().replace("&amp;", "&") if stream else f"/r/{reply_id}/stream/"
         conn.send(
-            f"GET /r/{reply_id}/stream/ HTTP/1.1\r\n"
+            f"GET {url} HTTP/1.1\r\n"
             + self._common_headers(session)
             + "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
         )

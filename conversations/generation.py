@@ -347,14 +347,17 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             log.warning("reply %s ended after it was marked ended elsewhere", live.reply_id)
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
-        # The reply's fields are all in hand: billing needs no read of the reply back.
-        Reply(
+        # The reply's fields are all in hand: billing needs no read of the reply back, and
+        # its viewers' last message is rendered from the same object.
+        ended = Reply(
             pk=live.reply_id,
             conversation_id=live.conversation_id,
             user_id=live.user_id,
             model=payload["model"],
             **fields,
-        ).bill()
+        )
+        ended.bill()
+    live.ended = ended.as_ended()
     relay_status.record(outcome.status, outcome.error_code)
     if outcome.status != Reply.Status.COMPLETED:
         log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)

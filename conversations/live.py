@@ -31,6 +31,8 @@ class LiveReply:
         self.stop_requested = False
         self.upstream_id = ""
         self.first_token_at: datetime | None = None
+        # The Reply as the task stored it at the end (None if it could not store it).
+        self.ended: Any = None
         self.task: asyncio.Task | None = None
         self._changed: asyncio.Future | None = None
         self._rendered: tuple[int, str] = (-1, "")

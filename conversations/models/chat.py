@@ -484,6 +484,13 @@ class Reply(models.Model):
     def can_retry(self) -> bool:
         return self.status in self.RETRYABLE and self.selected
 
+    def as_ended(self) -> "Reply":
+        """This reply as built in memory by the task that has just stored its end, ready to be
+        rendered without a query: it has no feedback yet, and it is the version shown (no
+        other version can be shown while one generates; `selected` defaults to True)."""
+        Reply.feedback.related.set_cached_value(self, None)
+        return self
+
     @property
     def has_usage(self) -> bool:
         return self.input_tokens is not None or self.output_tokens is not None

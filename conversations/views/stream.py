@@ -15,7 +15,7 @@ from django.utils.html import escape
 from django.views.decorators.http import require_GET
 
 from conversations import live as live_registry
-from conversations import sse
+from conversations import sse, stream_keys
 from conversations.live import LiveReply
 from conversations.models import Reply, User
 from conversations.recovery import interrupt_if_stale
@@ -30,16 +30,29 @@ DB_POLL_INTERVAL = 1.0
 ACTIVE_CHECK_INTERVAL = 5.0
 
 
-@login_required
 @require_GET
 def reply_stream(request, reply_id: uuid.UUID):
-    """A sync view that returns an async stream: the lookup runs with the middleware in one
-    trip to the worker thread (chatsite/asgi.py); the events are sent from the event loop."""
+    """A sync view that returns an async stream. A reply being written here, asked for with its
+    stream key (stream_keys.py), opens with no database query; otherwise the login check and
+    the lookup run with the middleware in one trip to the worker thread (chatsite/asgi.py).
+    The events are sent from the event loop."""
+    current = live_registry.get(reply_id)
+    if current is not None and stream_keys.opens(request, current):
+        return _event_stream(request, current.user_id, reply_id, _live_events(current), current)
+    return _checked_stream(request, reply_id)
+
+
+@login_required
+def _checked_stream(request, reply_id: uuid.UUID):
     reply = _get_reply_and_release_connection(request.user, reply_id)
     current = live_registry.get(reply.id)
     events = _live_events(current) if current else _stored_events(reply)
+    return _event_stream(request, request.user.pk, reply.pk, events, current)
+
+
+def _event_stream(request, user_id, reply_id, events, live: LiveReply | None):
     response = StreamingHttpResponse(
-        _while_active(request.user.pk, _with_final(request, reply, events)),
+        _while_active(user_id, _with_final(request, reply_id, events, live)),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
@@ -69,14 +82,21 @@ async def _while_active(user_id, events):
                 return
 
 
-async def _with_final(request, reply: Reply, events):
+async def _with_final(request, reply_id, events, live: LiveReply | None):
     async for chunk in events:
         yield chunk
-    yield await sync_to_async(_final_message)(request, reply.pk)
+    if live is not None and live.ended is not None:
+        # The reply as its task stored it: rendered with no database query, on the loop.
+        yield _final_message(request, live.ended)
+    else:
+        yield await sync_to_async(_final_message_from_db)(request, reply_id)
 
 
-def _final_message(request, reply_id) -> bytes:
-    reply = Reply.objects.select_related("conversation").get(pk=reply_id)
+def _final_message_from_db(request, reply_id) -> bytes:
+    return _final_message(request, Reply.objects.select_related("conversation").get(pk=reply_id))
+
+
+def _final_message(request, reply: Reply) -> bytes:
     html = render_to_string("conversations/chat.html#reply", {"reply": reply}, request=request)
     # The reply has ended, so a "still being written" notice under the box is out of date.
     clear_notice = sse.partial("composer-error", "")
