@@ -191,6 +191,8 @@ class _Connection(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self._drain_waiter: asyncio.Future | None = None
+        self._batch_interval = 0.0
+        self._next_read = 0.0
 
     # asyncio callbacks
     def connection_made(self, transport) -> None:
@@ -406,6 +408,7 @@ class _Connection(asyncio.Protocol):
         self._event = False
         self.received_any = False
         self._read_timeout = read_timeout
+        self._batch_interval = 0.0
         self.reusable = _keep_alive(b"HTTP/1.1", request.headers.raw)
 
     async def send(self, request: httpx.Request, content: bytes | None, timeout: float | None):
@@ -456,10 +459,22 @@ class _Connection(asyncio.Protocol):
             await self._wait()
         return self._head
 
+    def batch_reads(self, interval: float) -> None:
+        """From now on the reader takes what arrived at most every `interval` seconds: bytes
+        that come meanwhile are kept (not handed over one by one), so a stream of small
+        events costs one trip through the reader's layers per interval, not one per event."""
+        self._batch_interval = interval
+        self._next_read = self._loop.time() + interval
+
     async def read_body(self) -> bytes:
         """The body bytes that arrived since the last call, waiting if there are none yet;
         b"" at the end of the body."""
         while True:
+            if self._batch_interval and not (self._complete or self._error):
+                wait = self._next_read - self._loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._next_read = self._loop.time() + self._batch_interval
             pieces = self._pieces
             if pieces:
                 chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
@@ -590,7 +605,11 @@ class LeanHTTP11Transport(httpx.AsyncBaseTransport):
             head.status,
             headers=head.headers,
             stream=_ResponseBody(self, connection, origin),
-            extensions={"http_version": head.http_version, "reason_phrase": head.reason},
+            extensions={
+                "http_version": head.http_version,
+                "reason_phrase": head.reason,
+                "batch_reads": connection.batch_reads,
+            },
         )
 
     @staticmethod

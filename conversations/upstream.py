@@ -280,7 +280,12 @@ async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
                 yield event
             return
         messages = _sse_messages(response)
+        batch_reads = response.extensions.get("batch_reads")
         async for event in _events_from_stream(messages):
+            if batch_reads is not None and isinstance(event, TextDelta | ReasoningDelta):
+                # The first token went out at once; what follows is read in batches.
+                batch_reads(settings.RELAY_READ_INTERVAL)
+                batch_reads = None
             if isinstance(event, Finished):
                 _read_to_the_end_in_background(response, messages)
                 response = None  # the background task closes it

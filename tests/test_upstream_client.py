@@ -3,6 +3,7 @@ valid stream gives the same text, errors carry what the retry policy needs, usag
 naming schemes (failure-cases.md 32)."""
 
 import asyncio
+import itertools
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -136,3 +137,24 @@ def test_missing_usage_fields_are_unknown_not_zero():
     assert parse_usage({"input_tokens": 4})["output_tokens"] is None
     assert parse_usage(None) == {}
     assert parse_usage({"input_tokens": "lots", "output_tokens": -3})["input_tokens"] is None
+
+
+@pytest.mark.asyncio
+async def test_the_first_token_comes_at_once_and_the_rest_in_batches(fake_upstream, settings):
+    # 20 words 30 ms apart, read every 0.25 s after the first: the first word is not held back,
+    # the others arrive a few at a time (in few distinct moments), and none is lost.
+    settings.RELAY_READ_INTERVAL = 0.25
+    words = [f"w{i} " for i in range(20)]
+    fake_upstream.queue({"behaviour": "ok", "text": "".join(words), "delay_ms": 30})
+    loop = asyncio.get_running_loop()
+    deltas, times, started_at = [], [], None
+    async for event in upstream.stream_response({"model": "gpt-5.5", "input": "hi"}):
+        if isinstance(event, upstream.Started):
+            started_at = loop.time()
+        elif isinstance(event, TextDelta):
+            deltas.append(event.text)
+            times.append(loop.time())
+    assert "".join(deltas) == "".join(words)
+    assert times[0] - started_at < 0.2
+    moments = 1 + sum(later - earlier > 0.01 for earlier, later in itertools.pairwise(times))
+    assert moments <= 6  # without batches: about 20
