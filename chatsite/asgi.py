@@ -5,11 +5,16 @@ starts by marking replies that a previous process left generating as interrupted
 import itertools
 import logging
 import os
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import django
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
@@ -34,6 +39,32 @@ def _route(scope) -> str:
 _STREAM_THREADS = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream") for _ in range(4)]
 _next_stream_thread = itertools.cycle(_STREAM_THREADS)
 
+# The shared thread (asgiref's single thread, where sends and the reply tasks' database work
+# run) and the stream threads live as long as the server: their database connections are kept
+# for DATABASE_THREAD_CONN_MAX_AGE seconds instead of opened and closed for every request and
+# every end of a reply (make bench, steady phase: a seventh of the server's CPU). Every other
+# request runs in a thread of its own, so its connection is still closed at its end, as Django
+# advises under ASGI (CONN_MAX_AGE 0).
+_LONG_LIVED_THREADS: set[threading.Thread] = set()
+
+
+def _mark_long_lived() -> None:
+    _LONG_LIVED_THREADS.add(threading.current_thread())
+
+
+def _mark_long_lived_threads() -> None:
+    """Run first on each long-lived thread (queued on the server's first request, not at import:
+    a server that forks its workers after importing this module would start them twice)."""
+    for executor in [SyncToAsync.single_thread_executor, *_STREAM_THREADS]:
+        executor.submit(_mark_long_lived)
+
+
+@receiver(connection_created)
+def _keep_connections_of_long_lived_threads(sender, connection, **kwargs) -> None:
+    if threading.current_thread() in _LONG_LIVED_THREADS and connection.close_at is not None:
+        keep_until = time.monotonic() + settings.DATABASE_THREAD_CONN_MAX_AGE
+        connection.close_at = max(connection.close_at, keep_until)
+
 
 class OneHopASGIHandler(ASGIHandler):
     """Django's ASGI handler, changed in two ways that matter when hundreds of people send at
@@ -46,7 +77,7 @@ class OneHopASGIHandler(ASGIHandler):
     - Sends and reply actions (stop, retry...) do their database work on the one thread that
       the reply tasks use, in arrival order, instead of a new thread per request: hundreds of
       threads fight for the GIL and, on SQLite, for the write lock, whose busy wait sleeps
-      between tries (with CONN_MAX_AGE 0 each request still opens its own connection). Live
+      between tries (that thread keeps its database connection: see above). Live
       streams' requests take turns on a few threads of their own; other pages keep a thread
       each, so a slow page (a big report) never holds up sending."""
 
@@ -54,7 +85,12 @@ class OneHopASGIHandler(ASGIHandler):
         super().load_middleware(is_async=False)
         self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
 
+    _threads_marked = False
+
     async def __call__(self, scope, receive, send):
+        if not OneHopASGIHandler._threads_marked:
+            OneHopASGIHandler._threads_marked = True
+            _mark_long_lived_threads()
         route = _route(scope)
         if route == "shared":
             await self.handle(scope, receive, send)

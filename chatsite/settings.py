@@ -87,8 +87,14 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # A kept connection is checked before its first use in each request (or reply end):
+        # after a database restart it is replaced instead of failing once.
+        conn_health_checks=True,
     )
 }
+# Connections of the server's long-lived threads (sends, the ends of replies, streams: see
+# chatsite/asgi.py) are kept this many seconds; every other request closes its own at its end.
+DATABASE_THREAD_CONN_MAX_AGE = env_int("DATABASE_THREAD_CONN_MAX_AGE", 60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
     # concurrent writers queue on the busy timeout instead of failing with "database is locked".
@@ -184,6 +190,9 @@ MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000)
 REPLY_FLUSH_INTERVAL = env_float("REPLY_FLUSH_INTERVAL", 1.0)
 REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
+# How long the key in a live reply's stream address opens it without the login check
+# (conversations/stream_keys.py); a later reconnect goes through the check.
+STREAM_KEY_MAX_AGE = env_int("STREAM_KEY_MAX_AGE", 30)
 # After a reply's first token, the relay's stream is read at most this often (seconds): the
 # tokens that arrived meanwhile are taken together. Viewers get updates every 0.15 s or more
 # anyway, and a token costs the server far less in a batch than on its own.

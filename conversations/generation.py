@@ -15,7 +15,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from conversations import live as live_registry
@@ -40,6 +40,20 @@ class Outcome:
     error_message: str = ""
     error_detail: str = ""
     incomplete_reason: str = ""
+
+
+def _database_work(work):
+    """`sync_to_async` for a reply task's database work (on the shared thread, whose connection
+    is kept: chatsite/asgi.py). It runs outside any request, so it first does what the start of
+    a request does: drops a connection that is too old, or broken since its last use."""
+
+    def run(*args):
+        for connection in connections.all(initialized_only=True):
+            if not connection.in_atomic_block:  # (a test's transaction)
+                connection.close_if_unusable_or_obsolete()
+        return work(*args)
+
+    return sync_to_async(run)
 
 
 def prepare(reply: Reply) -> dict[str, Any]:
@@ -70,6 +84,8 @@ def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
     """Starts generating a prepared reply on the running event loop. The task runs in a fresh
     context so it owes nothing to the request that started it."""
     live = LiveReply(reply.pk, reply.conversation_id, reply.user_id)
+    # The reservation made with the reply, when it is in hand (billing then needs no read).
+    live.reservation = Reply.reservation.related.get_cached_value(reply, None)
     live_registry.register(live)
     loop = asyncio.get_running_loop()
     live.task = loop.create_task(_generate(live, payload), context=contextvars.Context())
@@ -108,7 +124,7 @@ async def _generate(live: LiveReply, payload: dict[str, Any]) -> None:
         log.exception("reply %s: unexpected error while generating", live.reply_id)
     finally:
         try:
-            await sync_to_async(_finish)(live, payload, outcome)
+            await _database_work(_finish)(live, payload, outcome)
         except Exception:
             # The reply keeps its last batched text; the stale sweep will mark it interrupted.
             log.exception("reply %s: could not store the end of the reply", live.reply_id)
@@ -195,7 +211,7 @@ async def _call_upstream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
                 return _failure(error, got_output=True)
             if error.previous_response_not_found and not resent_history:
                 resent_history = True
-                payload = await sync_to_async(_full_history_payload)(live.reply_id)
+                payload = await _database_work(_full_history_payload)(live.reply_id)
                 continue
             delay = _retry_delay(attempt, error)
             if (
@@ -294,7 +310,7 @@ def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _flush_loop() -> None:
-    flush = sync_to_async(_flush_many)
+    flush = _database_work(_flush_many)
     while live_registry.count():
         await asyncio.sleep(settings.REPLY_FLUSH_INTERVAL)
         now = time.monotonic()
@@ -340,6 +356,18 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
     if live.first_token_at is not None:
         fields["first_token_at"] = live.first_token_at
     fields.update(_usage_fields(live, payload, response))
+    # The reply's fields are all in hand: its price goes in the same write, billing needs no
+    # read of the reply back, and its viewers' last message is rendered from the same object.
+    ended = Reply(
+        pk=live.reply_id,
+        conversation_id=live.conversation_id,
+        user_id=live.user_id,
+        model=payload["model"],
+        **fields,
+    )
+    if ended.has_usage:
+        ended.cost, ended.cost_currency = ended.price()
+        fields.update(cost=ended.cost, cost_currency=ended.cost_currency)
     with transaction.atomic():
         # Only a reply still generating: if a sweep already ended it as interrupted (and billed
         # its estimate), that record stands.
@@ -347,16 +375,7 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             log.warning("reply %s ended after it was marked ended elsewhere", live.reply_id)
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
-        # The reply's fields are all in hand: billing needs no read of the reply back, and
-        # its viewers' last message is rendered from the same object.
-        ended = Reply(
-            pk=live.reply_id,
-            conversation_id=live.conversation_id,
-            user_id=live.user_id,
-            model=payload["model"],
-            **fields,
-        )
-        ended.bill()
+        ended.bill(live.reservation)
     live.ended = ended.as_ended()
     relay_status.record(outcome.status, outcome.error_code)
     if outcome.status != Reply.Status.COMPLETED:

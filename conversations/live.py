@@ -1,5 +1,7 @@
 """Replies being generated in this process, shared between the task that writes them and the
-browsers that watch them. Everything here runs on the server's event loop thread."""
+browsers that watch them. A LiveReply changes on the server's event loop thread only (its
+`ended` is set by the task's last database trip, before `finish()` tells the viewers); the
+registry is also read from the threads that open streams and stop replies."""
 
 import asyncio
 import time
@@ -31,8 +33,10 @@ class LiveReply:
         self.stop_requested = False
         self.upstream_id = ""
         self.first_token_at: datetime | None = None
-        # The Reply as the task stored it at the end (None if it could not store it).
+        # The Reply as the task stored it at the end (None if it could not, or if another
+        # process had already ended it: viewers then read it from the database).
         self.ended: Any = None
+        self.reservation: Any = None  # the quota reservation held at send, if known here
         self.task: asyncio.Task | None = None
         self._changed: asyncio.Future | None = None
         self._rendered: tuple[int, str] = (-1, "")

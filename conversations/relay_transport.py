@@ -193,6 +193,7 @@ class _Connection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future | None = None
         self._batch_interval = 0.0
         self._next_read = 0.0
+        self._napping = False
 
     # asyncio callbacks
     def connection_made(self, transport) -> None:
@@ -207,7 +208,7 @@ class _Connection(asyncio.Protocol):
         except httpx.RemoteProtocolError as error:
             self._fail(error)
             return
-        if self._waiter is not None and (self._pieces or self._event):
+        if self._waiter is not None and (self._event or (self._pieces and not self._napping)):
             self._wake()
         self._buffered += len(data)
         if self._buffered > HIGH_WATER and not self._reading_paused and not self._complete:
@@ -473,7 +474,7 @@ class _Connection(asyncio.Protocol):
             if self._batch_interval and not (self._complete or self._error):
                 wait = self._next_read - self._loop.time()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await self._nap(wait)
                 self._next_read = self._loop.time() + self._batch_interval
             pieces = self._pieces
             if pieces:
@@ -487,6 +488,17 @@ class _Connection(asyncio.Protocol):
             if self._complete:
                 return b""
             await self._wait()
+
+    async def _nap(self, seconds: float) -> None:
+        """Waits `seconds` while body bytes gather (they do not wake the reader), or less if
+        the body ends or fails meanwhile."""
+        self._napping = True
+        timer = self._loop.call_later(seconds, self._wake)
+        try:
+            await self._wait()
+        finally:
+            self._napping = False
+            timer.cancel()
 
     async def _wait(self) -> None:
         """Sleeps until data_received has something for the reader. A cancellation (the user

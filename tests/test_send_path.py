@@ -181,3 +181,66 @@ def test_a_stop_asked_by_another_process_ends_the_reply_here(browser_session, fa
     finished = wait_for_reply_sync(reply.pk)
     assert finished.status == Reply.Status.CANCELLED
     assert finished.text and TEXT.startswith(finished.text) and finished.text != TEXT
+
+
+def test_the_shared_threads_connection_is_kept_and_other_requests_close_theirs(
+    browser_session, fake_upstream, settings
+):
+    from django.db.backends.signals import connection_created
+
+    opened: list[str] = []
+
+    def note(sender, connection, **kwargs):
+        opened.append(threading.current_thread().name)
+
+    connection_created.connect(note)
+    try:
+        for _ in range(3):
+            fake_upstream.queue({"behaviour": "ok", "text": "Short.", "delay_ms": 0})
+            wait_for_reply_sync(send(browser_session).pk)
+        shared = len(opened)
+        for _ in range(3):
+            assert browser_session.get("/").status_code == 200
+    finally:
+        connection_created.disconnect(note)
+
+    # Three sends and three reply ends on the shared thread: one connection at most (kept from
+    # an earlier test, or opened once). Each page runs in a thread of its own and opens its own.
+    assert shared <= 1, opened
+    assert len(opened) - shared == 3, opened
+
+
+def test_the_end_of_a_sent_reply_is_stored_and_priced_in_one_write_without_reading_it_back(
+    alice,
+):
+    from conversations import generation
+    from conversations.live import LiveReply
+    from conversations.models import AIModel, Reservation, UsageEntry
+
+    AIModel.objects.update_or_create(
+        model_id="gpt-5.5", defaults={"input_price": 1, "output_price": 2, "currency": "USD"}
+    )
+    reply, _ = Reply.objects.submit(
+        alice, Conversation(owner=alice, model="gpt-5.5"), "Hello", uuid.uuid4()
+    )
+    payload = generation.prepare(reply)
+    live = LiveReply(reply.pk, reply.conversation_id, reply.user_id)
+    live.reservation = Reply.reservation.related.get_cached_value(reply, None)
+    live.add_text("Hi there.")
+    usage = {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500}
+    outcome = generation.Outcome(Reply.Status.COMPLETED, response={"usage": usage})
+
+    with CaptureQueriesContext(connection) as queries:
+        generation._finish(live, payload, outcome)
+
+    statements = [query["sql"] for query in queries]
+    # (The charged group is still read: the quota policies and the user's first group.)
+    reads = [sql for sql in statements if sql.startswith("SELECT")]
+    assert not [sql for sql in reads if "_reply" in sql or "_reservation" in sql], reads
+    assert len([sql for sql in statements if sql.startswith('UPDATE "conversations_reply"')]) == 1
+    ended = Reply.objects.get(pk=reply.pk)
+    assert ended.status == Reply.Status.COMPLETED and ended.text == "Hi there."
+    assert ended.cost == live.ended.cost == ended.price()[0] > 0
+    assert Reservation.objects.get(reply=reply).state == Reservation.State.SETTLED
+    entry = UsageEntry.objects.get(reply=reply)
+    assert entry.total_tokens == 1500 and entry.cost == ended.cost

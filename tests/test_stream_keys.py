@@ -4,6 +4,7 @@ session's key, or once the reply is not live here, the usual login check and loo
 
 import html
 import re
+import uuid
 
 import pytest
 from django.db import connection
@@ -14,6 +15,7 @@ from django.utils import timezone
 from conversations import live as live_registry
 from conversations.live import LiveReply
 from conversations.models import Conversation, Reply
+from tests.test_streaming import read_events
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +103,64 @@ def test_a_key_for_a_reply_no_longer_live_goes_through_the_login_check(alice_cli
 
     assert response.status_code == 200 and response.streaming
     assert any(str(writing.pk).replace("-", "") in query["sql"] for query in queries)
+
+
+def test_an_old_key_goes_through_the_login_check(alice_client, writing, settings):
+    url = page_stream_url(alice_client, writing)
+    settings.STREAM_KEY_MAX_AGE = -1  # (every key is older than that)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_client.get(url)
+
+    assert response.status_code == 200 and len(queries) > 0
+
+
+def test_a_post_with_the_key_is_not_a_stream(alice_client, writing):
+    url = page_stream_url(alice_client, writing)
+    assert alice_client.post(url).status_code == 405
+    assert Client().post(url).status_code == 302  # anonymous: to the login page, as everywhere
+
+
+def test_the_last_message_of_a_keyed_stream_is_the_finished_reply(browser_session, fake_upstream):
+    fake_upstream.queue({"behaviour": "ok", "text": "One two **three**.", "delay_ms": 20})
+    sent = browser_session.post(
+        "/send/",
+        data={
+            "message": "Count",
+            "conversation": "",
+            "client_token": str(uuid.uuid4()),
+            "model": "gpt-5.5",
+            "truncation": "auto",
+        },
+        headers={"HX-Request": "true"},
+    )
+    url = html.unescape(STREAM_URL.search(sent.text).group(1))
+    assert "?key=" in url
+
+    with browser_session.stream("GET", url) as response:
+        messages = read_events(response)
+
+    final = messages[-1]
+    assert 'aria-busy="false"' in final and "<strong>three</strong>" in final
+    assert "Regenerate" in final and "Helpful" in final and "csrfmiddlewaretoken" in final
+
+
+def test_the_finished_reply_is_rendered_from_memory_without_a_query(
+    alice, rf, django_assert_num_queries
+):
+    from conversations.views.stream import _final_message
+
+    reply = Reply(
+        pk=uuid.uuid4(),
+        conversation_id=uuid.uuid4(),
+        user_id=alice.pk,
+        model="gpt-5.5",
+        status=Reply.Status.FAILED,
+        text="Half a",
+        error_message="The service did not answer in time.",
+    ).as_ended()
+
+    with django_assert_num_queries(0):
+        message = _final_message(rf.get("/"), reply).decode()
+
+    assert "Half a" in message and "Retry" in message and "did not answer" in message

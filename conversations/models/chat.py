@@ -4,6 +4,7 @@ keep them consistent: one reply generating per conversation, one message per sub
 import math
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -556,22 +557,35 @@ class Reply(models.Model):
                 raise ConversationBusy
             self.show()
 
-    def bill(self) -> None:
-        """Prices the recorded usage at today's prices (the catalogue as this process read it,
-        at most MODEL_CATALOGUE_TTL seconds ago) and settles the reply's reservation (or
-        releases it when the relay never started the reply). Safe to call twice."""
-        reservation = Reservation.objects.filter(reply=self, state=Reservation.State.OPEN).first()
-        if reservation is None:
-            return
-        if not self.has_usage:
-            reservation.release()
-            return
+    def price(self) -> tuple[Decimal | None, str]:
+        """(cost, currency) of the recorded usage at today's prices (the catalogue as this
+        process read it, at most MODEL_CATALOGUE_TTL seconds ago); (None, "") without a price."""
         model = AIModel.cached(self.model)
         input_tokens, output_tokens = self.input_tokens or 0, self.output_tokens or 0
         cached = self.input_cached_tokens or 0
         cost = model.cost_of(input_tokens, cached, output_tokens) if model else None
-        currency = model.currency if cost is not None else ""
-        Reply.objects.filter(pk=self.pk).update(cost=cost, cost_currency=currency)
+        return cost, (model.currency if cost is not None else "")
+
+    def bill(self, reservation: "Reservation | None" = None) -> None:
+        """Stores the price of the recorded usage (unless this object already holds the price
+        that was stored with it) and settles the reply's reservation (or releases it when the
+        relay never started the reply). `reservation`: the one held at send, when the caller
+        has it in hand (else it is read). Safe to call twice: a reservation closes once."""
+        if reservation is None:
+            reservation = Reservation.objects.filter(
+                reply=self, state=Reservation.State.OPEN
+            ).first()
+            if reservation is None:
+                return
+        if not self.has_usage:
+            reservation.release()
+            return
+        cost, currency = self.price()
+        if (cost, currency) != (self.cost, self.cost_currency):
+            Reply.objects.filter(pk=self.pk).update(cost=cost, cost_currency=currency)
+            self.cost, self.cost_currency = cost, currency
+        input_tokens, output_tokens = self.input_tokens or 0, self.output_tokens or 0
+        cached = self.input_cached_tokens or 0
         reservation.settle(
             UsageEntry(
                 reply=self,

@@ -8,7 +8,6 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils.html import escape
@@ -30,11 +29,10 @@ DB_POLL_INTERVAL = 1.0
 ACTIVE_CHECK_INTERVAL = 5.0
 
 
-@require_GET
 def reply_stream(request, reply_id: uuid.UUID):
-    """A sync view that returns an async stream. A reply being written here, asked for with its
-    stream key (stream_keys.py), opens with no database query; otherwise the login check and
-    the lookup run with the middleware in one trip to the worker thread (chatsite/asgi.py).
+    """A sync view that returns an async stream. A reply being written here, asked for with a
+    fresh stream key (stream_keys.py), opens with no database query; otherwise the login check
+    and the lookup run with the middleware in one trip to the worker thread (chatsite/asgi.py).
     The events are sent from the event loop."""
     current = live_registry.get(reply_id)
     if current is not None and stream_keys.opens(request, current):
@@ -43,8 +41,9 @@ def reply_stream(request, reply_id: uuid.UUID):
 
 
 @login_required
+@require_GET
 def _checked_stream(request, reply_id: uuid.UUID):
-    reply = _get_reply_and_release_connection(request.user, reply_id)
+    reply = get_reply_for_user(request.user, reply_id)
     current = live_registry.get(reply.id)
     events = _live_events(current) if current else _stored_events(reply)
     return _event_stream(request, request.user.pk, reply.pk, events, current)
@@ -58,16 +57,6 @@ def _event_stream(request, user_id, reply_id, events, live: LiveReply | None):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
-
-
-def _get_reply_and_release_connection(user, reply_id) -> Reply:
-    """A stream may stay open for minutes: it should not hold a database connection (and on
-    SQLite a file handle) all that time."""
-    try:
-        return get_reply_for_user(user, reply_id)
-    finally:
-        if not connection.in_atomic_block:  # (a test's transaction wraps the whole request)
-            connection.close()
 
 
 async def _while_active(user_id, events):
