@@ -15,7 +15,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from conversations import live as live_registry
@@ -48,9 +48,7 @@ def _database_work(work):
     a request does: drops a connection that is too old, or broken since its last use."""
 
     def run(*args):
-        for connection in connections.all(initialized_only=True):
-            if not connection.in_atomic_block:  # (a test's transaction)
-                connection.close_if_unusable_or_obsolete()
+        close_old_connections()
         return work(*args)
 
     return sync_to_async(run)

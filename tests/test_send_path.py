@@ -17,7 +17,7 @@ from conversations.models import Conversation, QuotaPolicy, Reply
 from conversations.models.chat import _check_rates
 from conversations.models.usage import RateLimited
 from tests.conftest import logged_in_http, wait_for_reply_sync
-from tests.test_streaming import TEXT, read_events, send
+from tests.test_streaming import TEXT, post_send, read_events, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,18 +84,7 @@ def test_concurrent_sends_all_complete_without_busy_refusals(
 
     def one(client):
         barrier.wait()
-        response = client.post(
-            "/send/",
-            data={
-                "message": "At once",
-                "conversation": "",
-                "client_token": str(uuid.uuid4()),
-                "model": "gpt-5.5",
-                "truncation": "auto",
-            },
-            headers={"HX-Request": "true"},
-        )
-        statuses.append(response.status_code)
+        statuses.append(post_send(client, "At once").status_code)
 
     threads = [threading.Thread(target=one, args=(client,)) for client in clients]
     for thread in threads:

@@ -10,12 +10,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from conversations import live as live_registry
 from conversations.live import LiveReply
-from conversations.models import Conversation, Reply
-from tests.test_streaming import read_events
+from conversations.models import Reply
+from tests.test_recovery import generating_reply
+from tests.test_streaming import post_send, read_events
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +25,8 @@ STREAM_URL = re.compile(r'hx-sse:connect="([^"]+)"')
 @pytest.fixture
 def writing(alice):
     """A reply of alice's, in progress and registered as live in this process."""
-    conversation = Conversation.objects.create(owner=alice, model="gpt-5.5")
-    reply = Reply.objects.create(
-        conversation=conversation,
-        user=alice,
-        user_input="Tell me a story",
-        status=Reply.Status.IN_PROGRESS,
-        model="gpt-5.5",
-        started_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-    )
-    live = LiveReply(reply.pk, conversation.pk, alice.pk)
+    reply = generating_reply(alice, worker="here:1")
+    live = LiveReply(reply.pk, reply.conversation_id, alice.pk)
     live_registry.register(live)
     yield reply
     live_registry.unregister(live)
@@ -123,17 +114,7 @@ def test_a_post_with_the_key_is_not_a_stream(alice_client, writing):
 
 def test_the_last_message_of_a_keyed_stream_is_the_finished_reply(browser_session, fake_upstream):
     fake_upstream.queue({"behaviour": "ok", "text": "One two **three**.", "delay_ms": 20})
-    sent = browser_session.post(
-        "/send/",
-        data={
-            "message": "Count",
-            "conversation": "",
-            "client_token": str(uuid.uuid4()),
-            "model": "gpt-5.5",
-            "truncation": "auto",
-        },
-        headers={"HX-Request": "true"},
-    )
+    sent = post_send(browser_session, "Count")
     url = html.unescape(STREAM_URL.search(sent.text).group(1))
     assert "?key=" in url
 

@@ -15,8 +15,9 @@ from tests.conftest import wait_for_reply_sync
 TEXT = " ".join(f"word{i}" for i in range(60))
 
 
-def send(client, message="Hi", conversation=""):
-    response = client.post(
+def post_send(client, message="Hi", conversation=""):
+    """The send form as htmx posts it; the answer (the new turn's HTML)."""
+    return client.post(
         "/send/",
         data={
             "message": message,
@@ -27,6 +28,10 @@ def send(client, message="Hi", conversation=""):
         },
         headers={"HX-Request": "true"},
     )
+
+
+def send(client, message="Hi", conversation=""):
+    response = post_send(client, message, conversation)
     assert response.status_code == 200, response.text
     return Reply.objects.order_by("-created_at").first()
 

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from conversations.admin.base import ReadOnlyAdmin
 from conversations.models import AIModel, QuotaPolicy, UsageEntry
 from conversations.models.usage import month_start
 
@@ -75,7 +76,7 @@ class MonthFilter(admin.SimpleListFilter):
 
 
 @admin.register(UsageEntry)
-class UsageEntryAdmin(admin.ModelAdmin):
+class UsageEntryAdmin(ReadOnlyAdmin):
     """The ledger, read-only: entries are written only when a reply is billed."""
 
     list_display = (
@@ -93,12 +94,3 @@ class UsageEntryAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = [field.name for field in UsageEntry._meta.fields]
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
