@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
@@ -94,9 +94,36 @@ def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
 
 
 def start_from_thread(reply: Reply, payload: dict[str, Any]) -> None:
-    """`start`, from sync code in a worker thread of the server's event loop (a sync view);
-    returns once the task exists."""
-    async_to_sync(_start_on_loop)(reply, payload)
+    """`start`, from sync code in a worker thread of the server's event loop (a sync view).
+    The start is queued on the loop without waiting for it: sends queue on that worker thread
+    (chatsite/asgi.py), which would otherwise sit idle until the busy loop got round to it.
+    The loop runs what is queued in order, so the task exists before the view's response,
+    queued after it, is sent. Without a server loop (a test's sync client), it waits."""
+    loop = _server_loop()
+    if loop is None:
+        async_to_sync(_start_on_loop)(reply, payload)
+        return
+    try:
+        loop.call_soon_threadsafe(_start_queued, reply, payload)
+    except RuntimeError:  # the loop has closed (the server is stopping)
+        async_to_sync(_start_on_loop)(reply, payload)
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop whose worker thread this is: asgiref records it in the thread for
+    async_to_sync (and its process id, so that a forked child ignores its parent's)."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return getattr(local, "main_event_loop", None)
+
+
+def _start_queued(reply: Reply, payload: dict[str, Any]) -> None:
+    try:
+        start(reply, payload)
+    except Exception:
+        # The reply stays in progress without a task; the stale sweep marks it interrupted.
+        log.exception("reply %s: could not start generating", reply.pk)
 
 
 async def _start_on_loop(reply: Reply, payload: dict[str, Any]) -> None:

@@ -143,3 +143,15 @@ def test_wrong_password_gets_a_plain_message(alice):
     response = Client().post("/login/", {"username": "alice", "password": "wrong"})
     assert response.status_code == 200
     assert "correct username and password" in response.text
+
+
+def test_the_server_starts_with_its_long_lived_objects_out_of_the_collectors_reach(tmp_path):
+    """chatsite/asgi.py loads the URL patterns and the chat page's template, then freezes what
+    is alive: full garbage collections no longer walk it (they paused the server under load)."""
+    code = (
+        "import chatsite.asgi, gc; from django.template.loader import get_template; "
+        "page = get_template('conversations/chat.html').template; "
+        "print(gc.get_freeze_count() > 0, any(o is page for o in gc.get_objects()))"
+    )
+    output = run_python(code, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert output.split() == ["True", "False"]
