@@ -148,6 +148,28 @@ def test_replies_are_charged_to_the_group_whose_quota_policy_applies(alice, bob,
     assert billed_reply(bob).group_name == "Alpha"
 
 
+def test_a_reply_billed_by_its_process_is_charged_to_the_group_of_its_send(alice):
+    """The reservation made at send keeps its limits in memory: the end of the reply charges
+    their group without reading the policies again (one changed meanwhile does not count)."""
+    sales, research = Group.objects.create(name="Sales"), Group.objects.create(name="Research")
+    alice.groups.add(sales, research)
+    policy = QuotaPolicy.objects.create(scope="group", group=sales, monthly_token_limit=50_000)
+    reply, _ = Reply.objects.submit(
+        alice, Conversation(owner=alice, model="gpt-5.5"), "Hello", uuid.uuid4()
+    )
+    reservation = Reply.reservation.related.get_cached_value(reply)
+    policy.delete()  # after the send: Research (first in alphabetical order) from now on
+    Reply.objects.filter(pk=reply.pk).update(
+        input_tokens=10, output_tokens=5, total_tokens=15, status=Reply.Status.COMPLETED
+    )
+
+    Reply.objects.get(pk=reply.pk).bill(reservation)
+
+    assert reservation.limits.group == "Sales"
+    assert UsageEntry.objects.get(reply=reply).group_name == "Sales"
+    assert billed_reply(alice).group_name == "Research"  # a reservation read back: as of now
+
+
 def test_an_exempt_group_is_the_most_generous(alice):
     small, free = Group.objects.create(name="A-small"), Group.objects.create(name="B-free")
     alice.groups.add(small, free)

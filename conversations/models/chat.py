@@ -590,8 +590,9 @@ class Reply(models.Model):
             UsageEntry(
                 reply=self,
                 conversation_id=self.conversation_id,
-                # (by id: a reply built from a finished task has no user loaded)
-                group_name=charge_group(User(pk=self.user_id)),
+                # (by id: a reply built from a finished task has no user loaded; with the
+                # limits the reservation was held under when it was made in this process)
+                group_name=charge_group(User(pk=self.user_id), reservation.limits),
                 model=self.model,
                 input_tokens=input_tokens,
                 cached_tokens=cached,

@@ -416,6 +416,8 @@ class Reservation(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Not stored: the limits the reservation was held under, when it was made in this process.
+    limits: Limits | None = None
 
     class Meta:
         indexes = [models.Index(fields=["state"], name="reservation_state_idx")]
@@ -443,7 +445,7 @@ class Reservation(models.Model):
             tokens_reserved=F("tokens_reserved") + tokens,
             cost_reserved=_money(F("cost_reserved") + cost),
         )
-        return cls.objects.create(
+        reservation = cls.objects.create(
             reply=reply,
             user_id=reply.user_id,
             month=usage.month,
@@ -451,6 +453,8 @@ class Reservation(models.Model):
             cost=cost,
             max_output_tokens=output_tokens if limited else None,
         )
+        reservation.limits = limits  # billing charges their group, with no second read
+        return reservation
 
     def _close(self, state: str) -> bool:
         """Moves an open reservation to `state` and gives back what it held; False if it was
