@@ -60,7 +60,7 @@ def prepare(reply: Reply) -> dict[str, Any]:
     request's thread, before `start`, so the reply task needs no database round trip before
     it calls the relay."""
     payload = build_payload(reply, reply.conversation)
-    reservation = getattr(reply, "reservation", None)
+    reservation = reply.reservation_in_hand
     if reservation is not None and reservation.max_output_tokens is not None:
         # Under a quota the relay may write no more than the reservation holds.
         cap = reservation.max_output_tokens
@@ -82,8 +82,7 @@ def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
     """Starts generating a prepared reply on the running event loop. The task runs in a fresh
     context so it owes nothing to the request that started it."""
     live = LiveReply(reply.pk, reply.conversation_id, reply.user_id)
-    # The reservation made with the reply, when it is in hand (billing then needs no read).
-    live.reservation = Reply.reservation.related.get_cached_value(reply, None)
+    live.reservation = reply.reservation_in_hand  # (billing then needs no read)
     live_registry.register(live)
     loop = asyncio.get_running_loop()
     live.task = loop.create_task(_generate(live, payload), context=contextvars.Context())

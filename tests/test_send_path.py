@@ -231,7 +231,7 @@ def test_the_end_of_a_sent_reply_is_stored_and_priced_in_one_write_without_readi
     )
     payload = generation.prepare(reply)
     live = LiveReply(reply.pk, reply.conversation_id, reply.user_id)
-    live.reservation = Reply.reservation.related.get_cached_value(reply, None)
+    live.reservation = reply.reservation_in_hand
     live.add_text("Hi there.")
     usage = {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500}
     outcome = generation.Outcome(Reply.Status.COMPLETED, response={"usage": usage})

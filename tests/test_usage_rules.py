@@ -157,7 +157,7 @@ def test_a_reply_billed_by_its_process_is_charged_to_the_group_of_its_send(alice
     reply, _ = Reply.objects.submit(
         alice, Conversation(owner=alice, model="gpt-5.5"), "Hello", uuid.uuid4()
     )
-    reservation = Reply.reservation.related.get_cached_value(reply)
+    reservation = reply.reservation_in_hand
     policy.delete()  # after the send: Research (first in alphabetical order) from now on
     Reply.objects.filter(pk=reply.pk).update(
         input_tokens=10, output_tokens=5, total_tokens=15, status=Reply.Status.COMPLETED
@@ -168,6 +168,27 @@ def test_a_reply_billed_by_its_process_is_charged_to_the_group_of_its_send(alice
     assert reservation.limits.group == "Sales"
     assert UsageEntry.objects.get(reply=reply).group_name == "Sales"
     assert billed_reply(alice).group_name == "Research"  # a reservation read back: as of now
+
+
+def test_under_a_quota_the_relay_is_asked_for_no_more_output_than_was_reserved(alice):
+    """A send and a new version of it alike: the request carries the reservation's output cap,
+    taken from the reservation made with the reply (no read)."""
+    from conversations import generation
+
+    QuotaPolicy.objects.create(scope="default", monthly_token_limit=3000)
+    conversation = Conversation(owner=alice, model="gpt-5.5", max_output_tokens=100_000)
+    sent, _ = Reply.objects.submit(alice, conversation, "Hello", uuid.uuid4())
+    payload = generation.prepare(sent)
+    cap = sent.reservation_in_hand.max_output_tokens
+    assert cap is not None and 0 < cap < 3000 and payload["max_output_tokens"] == cap
+
+    Reply.objects.filter(pk=sent.pk).update(status=Reply.Status.FAILED)
+    failed = Reply.objects.get(pk=sent.pk)
+    failed.bill()  # (no usage: its reservation is released)
+    retried = failed.retry()
+    assert generation.prepare(retried)["max_output_tokens"] == (
+        retried.reservation_in_hand.max_output_tokens
+    ) < 3000
 
 
 def test_an_exempt_group_is_the_most_generous(alice):

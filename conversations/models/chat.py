@@ -496,6 +496,17 @@ class Reply(models.Model):
     def has_usage(self) -> bool:
         return self.input_tokens is not None or self.output_tokens is not None
 
+    @property
+    def billed_tokens(self) -> tuple[int, int, int]:
+        """(input, cached input, output) tokens as they are priced and charged."""
+        return self.input_tokens or 0, self.input_cached_tokens or 0, self.output_tokens or 0
+
+    @property
+    def reservation_in_hand(self) -> "Reservation | None":
+        """The reservation made with this reply when this object holds it (the reply just
+        submitted), else None: never a query."""
+        return Reply.reservation.related.get_cached_value(self, None)
+
     def versions(self):
         """This turn's versions (itself included), oldest first."""
         return Reply.objects.filter(
@@ -561,9 +572,7 @@ class Reply(models.Model):
         """(cost, currency) of the recorded usage at today's prices (the catalogue as this
         process read it, at most MODEL_CATALOGUE_TTL seconds ago); (None, "") without a price."""
         model = AIModel.cached(self.model)
-        input_tokens, output_tokens = self.input_tokens or 0, self.output_tokens or 0
-        cached = self.input_cached_tokens or 0
-        cost = model.cost_of(input_tokens, cached, output_tokens) if model else None
+        cost = model.cost_of(*self.billed_tokens) if model else None
         return cost, (model.currency if cost is not None else "")
 
     def bill(self, reservation: "Reservation | None" = None) -> None:
@@ -584,8 +593,7 @@ class Reply(models.Model):
         if (cost, currency) != (self.cost, self.cost_currency):
             Reply.objects.filter(pk=self.pk).update(cost=cost, cost_currency=currency)
             self.cost, self.cost_currency = cost, currency
-        input_tokens, output_tokens = self.input_tokens or 0, self.output_tokens or 0
-        cached = self.input_cached_tokens or 0
+        input_tokens, cached, output_tokens = self.billed_tokens
         reservation.settle(
             UsageEntry(
                 reply=self,
