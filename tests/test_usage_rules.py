@@ -186,9 +186,11 @@ def test_under_a_quota_the_relay_is_asked_for_no_more_output_than_was_reserved(a
     failed = Reply.objects.get(pk=sent.pk)
     failed.bill()  # (no usage: its reservation is released)
     retried = failed.retry()
-    assert generation.prepare(retried)["max_output_tokens"] == (
-        retried.reservation_in_hand.max_output_tokens
-    ) < 3000
+    assert (
+        generation.prepare(retried)["max_output_tokens"]
+        == (retried.reservation_in_hand.max_output_tokens)
+        < 3000
+    )
 
 
 def test_an_exempt_group_is_the_most_generous(alice):
