@@ -150,6 +150,52 @@ def test_no_notice_for_the_conversation_that_is_open(open_chat, fake_upstream, a
     expect(page.locator("#sidebar-notices .ready-notice")).to_have_count(0)
 
 
+def test_a_send_moves_its_conversation_to_the_top_and_the_open_one_stays_marked(
+    open_chat, fake_upstream, alice
+):
+    pinned = conversation_of(alice, "Pinned topic", pinned=True)
+    older, newer = conversation_of(alice, "Older topic"), conversation_of(alice, "Newer topic")
+    watched = open_chat()
+    page = watched.page
+    items = page.locator("#sidebar-list .sidebar-item > a")
+    expect(items).to_contain_text(["Pinned topic", "Newer topic", "Older topic"])
+
+    text = " ".join(f"word{i}" for i in range(20))
+    fake_upstream.queue({"behaviour": "ok", "text": text, "delay_ms": 150})
+    page.locator("#message").fill("Brand new question")
+    page.locator("#message").press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
+    new = Reply.objects.get(user=alice, user_input="Brand new question").conversation_id
+    expect(items).to_have_count(4)
+    expect(items).to_contain_text(["Pinned topic", "Brand new", "Newer topic", "Older topic"])
+    expect(page.locator(f"#link-{new}")).to_have_attribute("aria-current", "page")
+    expect(page.locator(f"#link-{new} .generating-indicator")).to_have_count(1)
+
+    # Pinning another entry while the reply is written re-renders the list: the open
+    # conversation stays the marked one, although the other entries' forms were rendered on
+    # the new-chat page.
+    page.locator(f"#pin-{older.pk}").click()
+    expect(page.locator(f"#link-{older.pk} .sr-only")).to_have_count(1)  # "Pinned:"
+    expect(page.locator(f"#link-{new}")).to_have_attribute("aria-current", "page")
+    expect(page.locator(f"#link-{new} .generating-indicator")).to_have_count(1)
+    # The mark goes when the reply is done (the poll watches the new conversation too).
+    expect(page.locator(f"#link-{new} .generating-indicator")).to_have_count(0, timeout=10_000)
+    expect(page.locator("#sidebar-notices .ready-notice")).to_have_count(0)  # (it is open)
+
+    page.locator(f"#link-{newer.pk}").click()
+    expect(page).to_have_url(re.compile(rf"/c/{newer.pk}/$"))
+    fake_upstream.queue({"behaviour": "ok", "text": "Again.", "delay_ms": 50})
+    page.locator("#message").fill("A follow-up")
+    page.locator("#message").press("Enter")
+    expect(page.locator(f"#link-{newer.pk} .generating-indicator")).to_have_count(1)
+    expect(items).to_have_count(4)  # moved, not copied
+    expect(items).to_contain_text(["Older topic", "Pinned topic", "Newer topic", "Brand new"])
+    expect(page.locator("article.reply").last).to_have_attribute("aria-busy", "false")
+    assert Conversation.objects.get(pk=pinned.pk).pinned
+    assert watched.console == []
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_example_prompts_fill_the_box_without_sending(open_chat, alice, language):
     watched = open_chat(language)

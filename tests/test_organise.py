@@ -6,11 +6,14 @@ poll that says when a reply is ready, example prompts and the quota line."""
 import re
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conversations.models import Conversation, QuotaPolicy, Reply, UsageMonth
 from conversations.models.usage import month_start
+from tests.chat_helpers import latest_reply, logged_in, send
+from tests.conftest import wait_for_reply
 from tests.test_i18n import ZH, untranslated
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +116,81 @@ def test_get_changes_nothing_and_anonymous_visitors_log_in(alice, alice_client, 
     response = client.post(url)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert Conversation.objects.filter(pinned=False, archived=False).count() == 1
+
+
+def test_htmx_takes_the_open_conversation_from_the_pages_address(alice, bob, alice_client):
+    """After the first send of a new chat the page is that conversation's, while the other
+    entries' forms still carry the new-chat page's empty `open` field."""
+    open_one, other = conversation_of(alice, "Open one"), conversation_of(alice, "Other")
+    bobs = conversation_of(bob, "Bob's")
+
+    def pin(address):
+        headers = {**HTMX, "HX-Current-URL": address}
+        return alice_client.post(f"/c/{other.pk}/pin/", {"open": ""}, headers=headers).text
+
+    marked = pin(f"http://testserver/c/{open_one.pk}/")
+    assert f'href="/c/{open_one.pk}/" aria-current="page"' in marked
+    assert f'name="open" value="{open_one.pk}"' in marked
+    for address in ["http://testserver/", f"http://testserver/c/{bobs.pk}/", "junk"]:
+        assert "aria-current" not in pin(address)
+    poll = alice_client.get(
+        f"/sidebar/?open=&generating={open_one.pk}",
+        headers={**HTMX, "HX-Current-URL": f"http://testserver/c/{open_one.pk}/?x=1"},
+    ).text
+    assert 'aria-current="page"' in poll and "Reply ready" not in poll  # (it is open)
+
+
+def _entries(html: str) -> list[str]:
+    return re.findall(r'<li id="sidebar-item-([0-9a-f-]{36})"', html)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_send_sends_only_its_own_sidebar_entry(alice, fake_upstream, settings):
+    """Moved to the top of its group with its "being written" mark, whatever the list's
+    length (the whole list was re-sent with every message)."""
+    settings.MAX_SENDS_PER_MINUTE = 100  # (the turns made here count as sends)
+    make = sync_to_async(conversation_of)
+    pinned = await make(alice, "Pinned one", pinned=True)
+    others = [await make(alice, f"Older {i}") for i in range(30)]
+    client = await logged_in(alice)
+
+    html = (await send(client, "Follow-up", conversation=others[0].pk)).text
+
+    assert _entries(html) == [str(others[0].pk)]
+    assert "Older 7" not in html and "Pinned one" not in html
+    assert f'<hx-partial hx-target="#sidebar-item-{others[0].pk}" hx-swap="delete">' in html
+    assert '<hx-partial hx-target="#sidebar-others" hx-swap="afterend">' in html
+    entry = html.split(f'id="sidebar-item-{others[0].pk}"')[1].split("</li>")[0]
+    assert 'aria-current="page"' in entry and "(a reply is being written)" in entry
+    assert f"generating={others[0].pk}" in html and 'hx-trigger="every 3s"' in html
+    await wait_for_reply((await latest_reply(alice)).pk)
+
+    html = (await send(client, "To the pinned one", conversation=pinned.pk)).text
+    assert _entries(html) == [str(pinned.pk)]
+    assert '<hx-partial hx-target="#sidebar-list" hx-swap="afterbegin">' in html
+    await wait_for_reply((await latest_reply(alice)).pk)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_new_chats_first_send_adds_its_entry_and_an_archived_one_adds_none(
+    alice, fake_upstream
+):
+    client = await logged_in(alice)
+    html = (await send(client, "First ever")).text
+    reply = await latest_reply(alice)
+    assert _entries(html) == [str(reply.conversation_id)]
+    assert '<hx-partial hx-target="#sidebar-empty" hx-swap="delete">' in html
+    await wait_for_reply(reply.pk)
+    page = (await client.get("/")).text
+    assert 'id="sidebar-empty"' not in page and 'id="sidebar-poller" hidden>' in page
+
+    archived = await sync_to_async(conversation_of)(alice, "Put away", archived=True)
+    html = (await send(client, "Still here?", conversation=archived.pk)).text
+    assert _entries(html) == [] and "sidebar-item-" not in html
+    assert f"generating={archived.pk}" in html  # (the poll still says when it is ready)
+    await wait_for_reply((await latest_reply(alice)).pk)
 
 
 def test_the_sidebar_shows_which_conversations_are_generating(alice, alice_client):

@@ -3,11 +3,13 @@ being written. Each action is a plain form post that comes back to the page; htm
 the sidebar instead."""
 
 import uuid
+from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import Resolver404, get_script_prefix, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -57,7 +59,7 @@ def sidebar(request):
     generating = generating_conversation_ids(request.user)
     if request.htmx and watched == generating:
         return HttpResponse(status=204)
-    open_conversation = _open_conversation(request.user, request.GET.get("open"))
+    open_conversation = _open_conversation(request, request.GET.get("open"))
     finished = watched - generating - {getattr(open_conversation, "pk", None)}
     ready = Conversation.objects.for_user(request.user).filter(pk__in=finished) if finished else []
     context = {
@@ -71,7 +73,7 @@ def sidebar(request):
 def _organised(request):
     """htmx: the sidebar as it is now. A plain post goes back: to `next` when it is a page of
     this site, else to the conversation that was open, else to a new chat."""
-    open_conversation = _open_conversation(request.user, request.POST.get("open"))
+    open_conversation = _open_conversation(request, request.POST.get("open"))
     if request.htmx:
         context = {
             "sidebar": sidebar_conversations(request.user),
@@ -84,9 +86,30 @@ def _organised(request):
     return redirect(open_conversation or "home")
 
 
-def _open_conversation(user, value) -> Conversation | None:
+def _open_conversation(request, field: str | None) -> Conversation | None:
+    """The conversation the page shows. htmx says so in the page's address (HX-Current-URL):
+    after the first send of a new chat the page is that conversation's, while the sidebar's
+    other entries, not re-rendered, still carry the empty `open` field of the new-chat page.
+    A plain post has only the field."""
+    if request.htmx and request.htmx.current_url:
+        value = _conversation_in_address(request.htmx.current_url)
+    else:
+        value = field
     ids = _uuids([value])
-    return Conversation.objects.for_user(user).filter(pk__in=ids).first() if ids else None
+    return Conversation.objects.for_user(request.user).filter(pk__in=ids).first() if ids else None
+
+
+def _conversation_in_address(url: str):
+    """The conversation id in one of this site's addresses (under its script prefix), if any."""
+    path = urlsplit(url).path
+    prefix = get_script_prefix()
+    if not path.startswith(prefix):
+        return None
+    try:
+        match = resolve("/" + path.removeprefix(prefix))
+    except Resolver404:
+        return None
+    return match.kwargs.get("conversation_id") if match.url_name == "conversation" else None
 
 
 def _uuids(values) -> set[uuid.UUID]:

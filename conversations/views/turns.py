@@ -27,7 +27,7 @@ from conversations.models import (
 )
 from conversations.recovery import interrupt
 from conversations.views.lookups import get_conversation_for_user, get_reply_for_user
-from conversations.views.pages import chat_context, sidebar_conversations
+from conversations.views.pages import chat_context, generating_conversation_ids
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +128,15 @@ def _submit(user, form: SendForm) -> tuple[Conversation, Reply, bool]:
 
 
 def _sent_fragment(request, conversation: Conversation, reply: Reply) -> HttpResponse:
-    """The new turn for the transcript, plus the sidebar and the form's fresh token."""
+    """The new turn for the transcript, the form's fresh token, and the sidebar's one changed
+    entry (not the whole list: for someone with hundreds of conversations that was most of a
+    send's time and a quarter of a megabyte of HTML)."""
+    watching = generating_conversation_ids(request.user)
+    conversation.generating = conversation.pk in watching
     context = {
         "reply": reply,
         "conversation": conversation,
-        "sidebar": sidebar_conversations(request.user),
+        "watching": watching,
         "client_token": uuid.uuid4(),
     }
     html = render_to_string("conversations/chat.html#sent", context, request=request)
