@@ -9,6 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from conversations.models import Conversation, QuotaPolicy, Reply, UsageMonth
 from conversations.models.usage import month_start
@@ -168,7 +169,7 @@ async def test_a_send_sends_only_its_own_sidebar_entry(alice, fake_upstream, set
 
     html = (await send(client, "To the pinned one", conversation=pinned.pk)).text
     assert _entries(html) == [str(pinned.pk)]
-    assert '<hx-partial hx-target="#sidebar-list" hx-swap="afterbegin">' in html
+    assert '<hx-partial hx-target="#sidebar-pinned" hx-swap="afterend">' in html
     await wait_for_reply((await latest_reply(alice)).pk)
 
 
@@ -269,6 +270,24 @@ def test_the_poll_keeps_watching_replies_still_generating(alice, alice_client):
     assert f"generating={second.pk}" in text and f"generating={first.pk}" not in text
 
 
+def test_the_poll_sends_only_the_entries_that_changed(alice, alice_client):
+    conversation_of(alice, "Quiet one")
+    first = conversation_of(alice, "First", generating=True)
+    second = conversation_of(alice, "Second", generating=True)
+    elsewhere = conversation_of(alice, "Begun in another tab", generating=True)
+    Reply.objects.filter(conversation__in=[first, second]).update(status=Reply.Status.COMPLETED)
+    Conversation.objects.filter(pk=first.pk).update(updated_at=timezone.now())  # (ended last)
+
+    text = alice_client.get(
+        f"/sidebar/?generating={first.pk}&generating={second.pk}", headers=HTMX
+    ).text
+
+    # Each is put at the top of its group in turn: the latest activity ends up first.
+    assert _entries(text) == [str(second.pk), str(elsewhere.pk), str(first.pk)]
+    assert "Quiet one" not in text and text.count("(a reply is being written)") == 1
+    assert f"generating={elsewhere.pk}" in text and 'hx-swap="none"' in text
+
+
 def test_an_empty_new_chat_offers_example_prompts(alice, alice_client):
     page = alice_client.get("/").text
     assert page.count("data-example-prompt") == 4
@@ -313,5 +332,5 @@ def test_everything_here_is_translated(alice, alice_client):
     parts += [home.split('<p class="quota-share muted">')[1].split("</p>")[0]]
     for part in parts:
         text = getattr(part, "text", part)
-        assert "季度计划" in text or "本月" in text or "示例" in text
+        assert any(word in text for word in ["季度计划", "预算", "本月", "示例"])
         assert untranslated(text) == [], text

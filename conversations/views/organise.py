@@ -54,16 +54,29 @@ def unarchive(request, conversation_id: uuid.UUID):
 def sidebar(request):
     """Polled by the page every few seconds, only while one of the user's replies is being
     written (`generating` names those the page shows). Unchanged: 204 and one query. Changed:
-    the sidebar, and a notice for each reply that finished in a conversation not open."""
+    only the entries that changed (a reply ended, or began in another tab), moved to the top
+    of their group as their activity is now the newest, the new list to watch, and a notice for
+    each reply that finished in a conversation not open."""
+    user = request.user
     watched = _uuids(request.GET.getlist("generating")[:MAX_WATCHED])
-    generating = generating_conversation_ids(request.user)
+    generating = generating_conversation_ids(user)
     if request.htmx and watched == generating:
         return HttpResponse(status=204)
     open_conversation = _open_conversation(request, request.GET.get("open"))
+    moved = list(
+        Conversation.objects.for_user(user)
+        .visible()
+        .filter(pk__in=watched ^ generating)
+        .order_by("updated_at")  # each goes to the top of its group: the newest goes last
+        .only("id", "title", "updated_at", "pinned", "archived")
+    )
+    for item in moved:
+        item.generating = item.pk in generating
     finished = watched - generating - {getattr(open_conversation, "pk", None)}
-    ready = Conversation.objects.for_user(request.user).filter(pk__in=finished) if finished else []
+    ready = Conversation.objects.for_user(user).filter(pk__in=finished) if finished else []
     context = {
-        "sidebar": sidebar_conversations(request.user, generating),
+        "moved": moved,
+        "watching": generating,
         "conversation": open_conversation,
         "ready": ready,
     }
