@@ -153,22 +153,27 @@ def test_no_notice_for_the_conversation_that_is_open(open_chat, fake_upstream, a
 def test_a_send_moves_its_conversation_to_the_top_and_the_open_one_stays_marked(
     open_chat, fake_upstream, alice
 ):
+    busy = conversation_of(alice, "Busy elsewhere")  # a reply being written in another tab
+    Reply.objects.filter(conversation=busy).update(status=Reply.Status.IN_PROGRESS)
     pinned = conversation_of(alice, "Pinned topic", pinned=True)
     older, newer = conversation_of(alice, "Older topic"), conversation_of(alice, "Newer topic")
     watched = open_chat()
     page = watched.page
     items = page.locator("#sidebar-list .sidebar-item > a")
-    expect(items).to_contain_text(["Pinned topic", "Newer topic", "Older topic"])
+    expect(items).to_contain_text(["Pinned topic", "Newer topic", "Older topic", "Busy"])
 
     text = " ".join(f"word{i}" for i in range(20))
     fake_upstream.queue({"behaviour": "ok", "text": text, "delay_ms": 150})
     page.locator("#message").fill("Brand new question")
-    page.locator("#message").press("Enter")
+    with page.expect_request("**/send/") as sent:
+        page.locator("#message").press("Enter")
 
+    # The send says what the page shows as being written (fields outside the form, with form=).
+    assert f"watching={busy.pk}" in sent.value.post_data
     expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
     new = Reply.objects.get(user=alice, user_input="Brand new question").conversation_id
-    expect(items).to_have_count(4)
-    expect(items).to_contain_text(["Pinned topic", "Brand new", "Newer topic", "Older topic"])
+    expect(items).to_have_count(5)
+    expect(items).to_contain_text(["Pinned", "Brand new", "Newer topic", "Older topic", "Busy"])
     expect(page.locator(f"#link-{new}")).to_have_attribute("aria-current", "page")
     expect(page.locator(f"#link-{new} .generating-indicator")).to_have_count(1)
 
@@ -189,8 +194,9 @@ def test_a_send_moves_its_conversation_to_the_top_and_the_open_one_stays_marked(
     page.locator("#message").fill("A follow-up")
     page.locator("#message").press("Enter")
     expect(page.locator(f"#link-{newer.pk} .generating-indicator")).to_have_count(1)
-    expect(items).to_have_count(4)  # moved, not copied
-    expect(items).to_contain_text(["Older topic", "Pinned topic", "Newer topic", "Brand new"])
+    expect(items).to_have_count(5)  # moved, not copied
+    expect(items).to_contain_text(["Older", "Pinned", "Newer topic", "Brand new", "Busy"])
+    expect(page.locator(f"#link-{busy.pk} .generating-indicator")).to_have_count(1)
     expect(page.locator("article.reply").last).to_have_attribute("aria-busy", "false")
     assert Conversation.objects.get(pk=pinned.pk).pinned
     assert watched.console == []

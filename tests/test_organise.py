@@ -132,8 +132,14 @@ def test_htmx_takes_the_open_conversation_from_the_pages_address(alice, bob, ali
     marked = pin(f"http://testserver/c/{open_one.pk}/")
     assert f'href="/c/{open_one.pk}/" aria-current="page"' in marked
     assert f'name="open" value="{open_one.pk}"' in marked
-    for address in ["http://testserver/", f"http://testserver/c/{bobs.pk}/", "junk"]:
-        assert "aria-current" not in pin(address)
+    for address in [
+        "http://testserver/",
+        f"http://testserver/c/{bobs.pk}/",
+        "junk",
+        "http://[::1/",
+    ]:
+        html = pin(address)
+        assert "aria-current" not in html and str(bobs.pk) not in html
     poll = alice_client.get(
         f"/sidebar/?open=&generating={open_one.pk}",
         headers={**HTMX, "HX-Current-URL": f"http://testserver/c/{open_one.pk}/?x=1"},
@@ -170,6 +176,32 @@ async def test_a_send_sends_only_its_own_sidebar_entry(alice, fake_upstream, set
     html = (await send(client, "To the pinned one", conversation=pinned.pk)).text
     assert _entries(html) == [str(pinned.pk)]
     assert '<hx-partial hx-target="#sidebar-pinned" hx-swap="afterend">' in html
+    await wait_for_reply((await latest_reply(alice)).pk)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_send_also_catches_up_with_replies_that_ended_since_the_last_poll(
+    alice, bob, fake_upstream
+):
+    """The page says which conversations it shows as being written (`watching`, fields of
+    the composer's form kept in the poller): one that ended meanwhile loses its mark and gets
+    its notice now, not only when the reply just sent ends."""
+    make = sync_to_async(conversation_of)
+    ended, still = await make(alice, "Ended meanwhile"), await make(alice, "Still going", True)
+    bobs = await make(bob, "Bob's", generating=True)
+    target = await make(alice, "Where I write")
+    client = await logged_in(alice)
+
+    response = await send(
+        client, "Next", conversation=target.pk, watching=[ended.pk, still.pk, bobs.pk, "junk"]
+    )
+
+    html = response.text
+    assert _entries(html) == [str(ended.pk), str(target.pk)]
+    assert "Reply ready in “Ended meanwhile”" in html and "Bob" not in html
+    assert f"generating={still.pk}" in html and f"generating={target.pk}" in html
+    assert f'<input type="hidden" form="composer" name="watching" value="{still.pk}">' in html
     await wait_for_reply((await latest_reply(alice)).pk)
 
 

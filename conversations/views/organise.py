@@ -15,10 +15,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from conversations.models import Conversation
 from conversations.views.lookups import get_conversation_for_user
-from conversations.views.pages import generating_conversation_ids, sidebar_conversations
-
-# The most conversation ids a sidebar poll may name (a page lists a user's own few).
-MAX_WATCHED = 50
+from conversations.views.pages import (
+    MAX_WATCHED,
+    generating_conversation_ids,
+    sidebar_changes,
+    sidebar_conversations,
+    uuids_in,
+)
 
 
 @login_required
@@ -54,31 +57,15 @@ def unarchive(request, conversation_id: uuid.UUID):
 def sidebar(request):
     """Polled by the page every few seconds, only while one of the user's replies is being
     written (`generating` names those the page shows). Unchanged: 204 and one query. Changed:
-    only the entries that changed (a reply ended, or began in another tab), moved to the top
-    of their group as their activity is now the newest, the new list to watch, and a notice for
-    each reply that finished in a conversation not open."""
-    user = request.user
-    watched = _uuids(request.GET.getlist("generating")[:MAX_WATCHED])
-    generating = generating_conversation_ids(user)
+    only what changed (pages.sidebar_changes)."""
+    watched = uuids_in(request.GET.getlist("generating")[:MAX_WATCHED])
+    generating = generating_conversation_ids(request.user)
     if request.htmx and watched == generating:
         return HttpResponse(status=204)
     open_conversation = _open_conversation(request, request.GET.get("open"))
-    moved = list(
-        Conversation.objects.for_user(user)
-        .visible()
-        .filter(pk__in=watched ^ generating)
-        .order_by("updated_at")  # each goes to the top of its group: the newest goes last
-        .only("id", "title", "updated_at", "pinned", "archived")
-    )
-    for item in moved:
-        item.generating = item.pk in generating
-    finished = watched - generating - {getattr(open_conversation, "pk", None)}
-    ready = Conversation.objects.for_user(user).filter(pk__in=finished) if finished else []
     context = {
-        "moved": moved,
-        "watching": generating,
         "conversation": open_conversation,
-        "ready": ready,
+        **sidebar_changes(request.user, watched, generating, open_conversation),
     }
     return TemplateResponse(request, "conversations/chat.html#sidebar-refresh", context)
 
@@ -108,13 +95,16 @@ def _open_conversation(request, field: str | None) -> Conversation | None:
         value = _conversation_in_address(request.htmx.current_url)
     else:
         value = field
-    ids = _uuids([value])
+    ids = uuids_in([value])
     return Conversation.objects.for_user(request.user).filter(pk__in=ids).first() if ids else None
 
 
 def _conversation_in_address(url: str):
     """The conversation id in one of this site's addresses (under its script prefix), if any."""
-    path = urlsplit(url).path
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # e.g. "http://[::1/"
+        return None
     prefix = get_script_prefix()
     if not path.startswith(prefix):
         return None
@@ -123,14 +113,3 @@ def _conversation_in_address(url: str):
     except Resolver404:
         return None
     return match.kwargs.get("conversation_id") if match.url_name == "conversation" else None
-
-
-def _uuids(values) -> set[uuid.UUID]:
-    """The well-formed ids among `values` (anything else is ignored)."""
-    ids = set()
-    for value in values:
-        try:
-            ids.add(uuid.UUID(str(value)))
-        except ValueError:
-            pass
-    return ids

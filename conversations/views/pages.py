@@ -75,6 +75,48 @@ def generating_conversation_ids(user) -> set[uuid.UUID]:
     )
 
 
+# The most conversation ids a page may say it watches (a page lists a user's own few).
+MAX_WATCHED = 50
+
+
+def uuids_in(values) -> set[uuid.UUID]:
+    """The well-formed ids among `values` (anything else is ignored)."""
+    ids = set()
+    for value in values:
+        try:
+            ids.add(uuid.UUID(str(value)))
+        except ValueError:
+            pass
+    return ids
+
+
+def sidebar_changes(
+    user, watched: set[uuid.UUID], generating: set[uuid.UUID], open_conversation=None, sent=None
+) -> dict:
+    """What a page's sidebar lacks, given the conversations it shows as being written
+    (`watched`) and those that are (`generating`): the entries to move to the top of their
+    group (a reply ended or began there, so its activity is the newest; `sent`, a
+    conversation just sent to, is one), the new list to watch, and a notice for each reply
+    that ended in a conversation not open. Without such changes, no query."""
+    moved = []
+    if sent is not None and not sent.archived:
+        moved.append(sent)
+    others = (watched ^ generating) - {getattr(sent, "pk", None)}
+    if others:
+        moved[:0] = (
+            Conversation.objects.for_user(user)
+            .visible()
+            .filter(pk__in=others)
+            .order_by("updated_at")  # each goes to the top in turn: the newest goes last
+            .only("id", "title", "updated_at", "pinned", "archived")
+        )
+    for item in moved:
+        item.generating = item.pk in generating
+    finished = watched - generating - {getattr(open_conversation, "pk", None)}
+    ready = list(Conversation.objects.for_user(user).filter(pk__in=finished)) if finished else []
+    return {"moved": moved, "watching": generating, "ready": ready}
+
+
 def quota_share(quota: QuotaStatus) -> int | None:
     """This month's used and reserved share of the tightest monthly limit, in percent (None
     when no monthly limit applies)."""

@@ -27,7 +27,13 @@ from conversations.models import (
 )
 from conversations.recovery import interrupt
 from conversations.views.lookups import get_conversation_for_user, get_reply_for_user
-from conversations.views.pages import chat_context, generating_conversation_ids
+from conversations.views.pages import (
+    MAX_WATCHED,
+    chat_context,
+    generating_conversation_ids,
+    sidebar_changes,
+    uuids_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,16 +134,17 @@ def _submit(user, form: SendForm) -> tuple[Conversation, Reply, bool]:
 
 
 def _sent_fragment(request, conversation: Conversation, reply: Reply) -> HttpResponse:
-    """The new turn for the transcript, the form's fresh token, and the sidebar's one changed
-    entry (not the whole list: for someone with hundreds of conversations that was most of a
-    send's time and a quarter of a megabyte of HTML)."""
-    watching = generating_conversation_ids(request.user)
-    conversation.generating = conversation.pk in watching
+    """The new turn for the transcript, the form's fresh token, and what changed in the
+    sidebar since the page last learned (its `watching` fields): this conversation's entry,
+    any whose reply ended meanwhile, not the whole list (for someone with hundreds of
+    conversations that was most of a send's time and a quarter of a megabyte of HTML)."""
+    watched = uuids_in(request.POST.getlist("watching")[:MAX_WATCHED])
+    generating = generating_conversation_ids(request.user)
     context = {
         "reply": reply,
         "conversation": conversation,
-        "watching": watching,
         "client_token": uuid.uuid4(),
+        **sidebar_changes(request.user, watched, generating, conversation, sent=conversation),
     }
     html = render_to_string("conversations/chat.html#sent", context, request=request)
     response = HttpResponse(html)
