@@ -7,6 +7,7 @@ the text matters."""
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations.models import Conversation, Reply
@@ -199,6 +200,16 @@ def test_a_send_moves_its_conversation_to_the_top_and_the_open_one_stays_marked(
     expect(page.locator(f"#link-{busy.pk} .generating-indicator")).to_have_count(1)
     expect(page.locator("article.reply").last).to_have_attribute("aria-busy", "false")
     assert Conversation.objects.get(pk=pinned.pk).pinned
+
+    # The other tab's reply ends while the keyboard is on its entry: the poll moves the entry
+    # (taken out and put back at the top), and the focus stays on the same control.
+    page.locator(f"#pin-{busy.pk}").focus()
+    Reply.objects.filter(conversation=busy).update(status=Reply.Status.COMPLETED)
+    Conversation.objects.filter(pk=busy.pk).update(updated_at=timezone.now())  # (as its end)
+    expect(page.locator(f"#link-{busy.pk} .generating-indicator")).to_have_count(0, timeout=8_000)
+    expect(items.nth(2)).to_contain_text("Busy elsewhere")
+    expect(page.locator(f"#pin-{busy.pk}")).to_be_focused()
+    expect(page.locator("#sidebar-notices")).to_contain_text("“Busy elsewhere”")
     assert watched.console == []
 
 
