@@ -84,6 +84,13 @@ def print_report(results: dict, checks: list[dict]) -> None:
         f"({setup['reply_seconds']:.1f} s)\n   code {setup['code']}; load generator: "
         f"{setup['loadgen']}"
     )
+    reference = setup.get("reference_ms") or {}
+    if reference:
+        out.append(
+            f"   machine: reference workload {_fmt(reference.get('start'), 'ms')} at the start, "
+            f"{_fmt(reference.get('end'), 'ms')} at the end (bench/calibrate.py; lower is "
+            "faster; divide CPU figures by it to compare runs of other days)"
+        )
     if "burst" in results:
         b = results["burst"]
         out.append(f"\n(a) Burst: {b['count']} users send at the same moment")
@@ -110,6 +117,9 @@ def print_report(results: dict, checks: list[dict]) -> None:
             f"{_fmt(b['server_cpu_ms_per_send_whole_reply'], 'ms')} (whole reply, "
             f"{b['server_cpu_s']} s CPU in {b['wall_s']} s)"
         )
+        if reference.get("start") and b["server_cpu_ms_per_send_whole_reply"] is not None:
+            units = b["server_cpu_ms_per_send_whole_reply"] / reference["start"]
+            out.append(f"    in reference workloads         {units:.2f} per send (whole reply)")
         out.append(
             f"    other CPU                      load generator {b['loadgen_cpu_s']} s, "
             f"fake upstream {b['fake_cpu_s']} s, {_others(b['other_processes_cpu_s'])}"

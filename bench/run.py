@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import phases  # noqa: E402
+from bench.calibrate import reference_ms  # noqa: E402
 from bench.procs import Children, free_port, get_json, memory_mb, wait_http, wait_quiet  # noqa: E402
 from bench.report import judge, print_report  # noqa: E402
 from bench.stats import BenchDB  # noqa: E402
@@ -189,6 +190,7 @@ def start_stack(
 
 def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> dict:
     users = max(sizes["burst"], sizes["cpu_streams"], 200 if args.quick else 400)
+    reference_at_start = reference_ms()
     ctx = start_stack(args, tmp, children, users)
     results: dict = {
         "setup": {
@@ -203,6 +205,7 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
             "server_pid": ctx.server_pid,
             "extra_env": args.env,
             "code": code_version(),
+            "reference_ms": {"start": reference_at_start},
         }
     }
     if "burst" in wanted:
@@ -222,6 +225,7 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
         step("cpu", f"{sizes['cpu_streams']} concurrent streams via the server, then direct")
         results["cpu"] = phases.cpu(ctx, sizes["cpu_streams"], spread=1.0)
     results["memory"] = memory_mb(ctx.server_pid)
+    results["setup"]["reference_ms"]["end"] = reference_ms()  # (the stack idle by now)
     results["fake_requests_logged"] = len(
         get_json(ctx.fake_url.removesuffix("/v1") + "/__fake__/requests")
     )
