@@ -43,6 +43,7 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/archive/", organise.archive, name="conversation_archive"),
     path("c/<uuid:conversation_id>/unarchive/", organise.unarchive, name="conversation_unarchive"),
     path("sidebar/", organise.sidebar, name="sidebar"),
+    path("sidebar/more/", organise.sidebar_more, name="sidebar_more"),
     path("search/", search.search, name="search"),
     path("r/<uuid:reply_id>/stream/", stream.reply_stream, name="reply_stream"),
     path("r/<uuid:reply_id>/stop/", turns.stop, name="reply_stop"),

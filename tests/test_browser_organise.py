@@ -5,6 +5,7 @@ prompts, the new-chat shortcut, and the same without JavaScript. In English and 
 the text matters."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -210,6 +211,27 @@ def test_a_send_moves_its_conversation_to_the_top_and_the_open_one_stays_marked(
     expect(items.nth(2)).to_contain_text("Busy elsewhere")
     expect(page.locator(f"#pin-{busy.pk}")).to_be_focused()
     expect(page.locator("#sidebar-notices")).to_contain_text("“Busy elsewhere”")
+    assert watched.console == []
+
+
+def test_the_sidebar_loads_more_entries_as_it_is_scrolled(open_chat, alice):
+    start = timezone.now() - timedelta(days=1)
+    Conversation.objects.bulk_create(
+        Conversation(owner=alice, title=f"Topic {i:03d}", updated_at=start + timedelta(seconds=i))
+        for i in range(120)
+    )
+    watched = open_chat()
+    page = watched.page
+    items = page.locator("#sidebar-list .sidebar-item > a")
+    expect(items).to_have_count(50)
+    expect(items.first).to_have_text("Topic 119")
+
+    page.locator("#sidebar-more").scroll_into_view_if_needed()
+    expect(items).to_have_count(100)
+    page.locator("#sidebar-more").scroll_into_view_if_needed()
+    expect(items).to_have_count(120)
+    expect(items.last).to_have_text("Topic 000")
+    expect(page.locator("#sidebar-more")).to_have_count(0)
     assert watched.console == []
 
 

@@ -4,6 +4,8 @@ poll that says when a reply is ready, example prompts and the quota line."""
 # ruff: noqa: RUF001 (Chinese text uses full-width punctuation on purpose)
 
 import re
+import uuid
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -256,6 +258,52 @@ def test_the_sidebar_costs_the_same_queries_for_many_conversations(alice, alice_
         page = alice_client.get("/").text
     assert len(many) == len(few)
     assert page.count("(a reply is being written)") == 11
+
+
+def many_conversations(owner, count, **fields) -> list[Conversation]:
+    """`count` conversations, the last one the most recent."""
+    start = timezone.now() - timedelta(days=1)
+    return Conversation.objects.bulk_create(
+        Conversation(owner=owner, title=f"Topic {i:03d}", updated_at=start + timedelta(seconds=i))
+        for i in range(count)
+    )
+
+
+def test_the_sidebar_shows_its_first_entries_and_the_rest_as_it_is_scrolled(
+    alice, bob, alice_client
+):
+    older = many_conversations(alice, 120)
+    pinned = many_conversations(alice, 2)
+    Conversation.objects.filter(pk__in=[c.pk for c in pinned]).update(pinned=True)
+    many_conversations(bob, 5)
+
+    page = alice_client.get("/").text
+    seen = _entries(page)
+    assert len(seen) == 50 and seen[:2] == [str(pinned[1].pk), str(pinned[0].pk)]
+    # One entry moves to the top meanwhile (a send): it is neither skipped nor shown twice.
+    Conversation.objects.filter(pk=older[0].pk).update(updated_at=timezone.now())
+    while 'id="sidebar-more"' in page:
+        more = re.search(r'hx-get="(/sidebar/more/\?after=[^"]+)"', page).group(1)
+        page = alice_client.get(more.replace("&amp;", "&"), headers=HTMX).text
+        assert page.count('id="sidebar-more"') <= 1
+        seen += _entries(page)
+    expected = [str(c.pk) for c in [*reversed(pinned), *reversed(older[1:])]]
+    assert seen == expected  # (older[0] is now at the top, where a send put it)
+
+
+def test_without_javascript_a_link_shows_more_then_points_to_search(alice, alice_client):
+    many_conversations(alice, 210)
+    assert '<a href="?more=1">Show more conversations</a>' in alice_client.get("/").text
+    page = alice_client.get("/?more=1").text
+    assert len(_entries(page)) == 200
+    assert '<a href="/search/">Find older conversations with Search</a>' in page
+
+
+@pytest.mark.parametrize(
+    "after", ["junk", "2.1.x", f"1.abc.{uuid.uuid4()}", "1.5", f"1.{10**30}.{uuid.uuid4()}"]
+)
+def test_a_malformed_place_in_the_list_is_a_400(alice_client, after):
+    assert alice_client.get(f"/sidebar/more/?after={after}", headers=HTMX).status_code == 400
 
 
 def test_the_poll_answers_204_with_one_query_while_nothing_changed(alice, alice_client):

@@ -81,6 +81,7 @@ PRODUCT = {
     f"{R}edit/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(400)},
     f"{R}show/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(302)},
     "sidebar/": {"GET": signed_in(200), "POST": signed_in(405)},
+    "sidebar/more/": {"GET": signed_in(200), "POST": signed_in(405)},
     "search/": {"GET": signed_in(200), "POST": signed_in(405)},
     "usage/": {"GET": signed_in(200), "POST": signed_in(405)},
     "reviews/": {"GET": signed_in(200), "POST": signed_in(405)},

@@ -6,7 +6,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import Resolver404, get_script_prefix, resolve
@@ -68,6 +68,22 @@ def sidebar(request):
         **sidebar_changes(request.user, watched, generating, open_conversation),
     }
     return TemplateResponse(request, "conversations/chat.html#sidebar-refresh", context)
+
+
+@login_required
+@require_GET
+def sidebar_more(request):
+    """The next entries of the sidebar (`after`: a cursor the page was given), asked for when
+    the list is scrolled to its end; pinned ones go to the end of their group."""
+    try:
+        sidebar = sidebar_conversations(request.user, after=request.GET.get("after", ""))
+    except ValueError:
+        return HttpResponseBadRequest()
+    context = {
+        "sidebar": sidebar,
+        "conversation": _open_conversation(request, request.GET.get("open")),
+    }
+    return TemplateResponse(request, "conversations/chat.html#sidebar-page", context)
 
 
 def _organised(request):

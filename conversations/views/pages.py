@@ -2,11 +2,12 @@
 delete. Each works as a plain form post; htmx requests get just the part that changed."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import prefetch_related_objects
+from django.db.models import Q, prefetch_related_objects
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
@@ -35,7 +36,9 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         "conversation": conversation,
         "replies": replies,
         "generating": any(reply.is_generating for reply in replies),
-        "sidebar": sidebar_conversations(request.user),
+        "sidebar": sidebar_conversations(
+            request.user, limit=SIDEBAR_MAX if request.GET.get("more") else SIDEBAR_FIRST
+        ),
         "quota": quota,
         "quota_share": quota_share(quota),
         "relay_status": relay_status.current(),
@@ -44,26 +47,72 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
     }
 
 
+# Entries a page shows at first; the next ones load as the list is scrolled to its end. A page
+# asked for with ?more=1 (the "Show more" link, for browsers without JavaScript) shows up to
+# SIDEBAR_MAX.
+SIDEBAR_FIRST = 50
+SIDEBAR_MAX = 200
+
+
 class Sidebar(list):
-    """The sidebar's conversations, and `generating`: the ids of the user's conversations with
-    a reply being written (the page watches for changes only while there are some)."""
+    """The sidebar's conversations; `generating`: the ids of the user's conversations with a
+    reply being written (the page watches for changes only while there are some); `more`: where
+    the next entries start (a cursor for sidebar_conversations' `after`), or "" at the end."""
 
     generating: set[uuid.UUID]
+    more: str = ""
 
 
-def sidebar_conversations(user, generating: set[uuid.UUID] | None = None) -> Sidebar:
-    """Pinned first, then newest first; archived ones left out. Two queries whatever the
-    number: the conversations, and which have a reply being written."""
-    sidebar = Sidebar(
+def sidebar_conversations(
+    user, generating: set[uuid.UUID] | None = None, after: str = "", limit: int = SIDEBAR_FIRST
+) -> Sidebar:
+    """Pinned first, then newest first; archived ones left out; `limit` of them, from `after`
+    on. Two queries whatever the number: the conversations, and which have a reply being
+    written. Raises ValueError for a malformed `after`."""
+    entries = (
         Conversation.objects.for_user(user)
         .visible()
-        .order_by("-pinned", "-updated_at")
-        .only("id", "title", "updated_at", "pinned", "archived")[:200]
+        .order_by("-pinned", "-updated_at", "-pk")
+        .only("id", "title", "updated_at", "pinned", "archived")
     )
+    if after:
+        entries = entries.filter(_after(after))
+    sidebar = Sidebar(entries[: limit + 1])
+    if len(sidebar) > limit:
+        del sidebar[limit:]
+        sidebar.more = _cursor(sidebar[-1])
     sidebar.generating = generating_conversation_ids(user) if generating is None else generating
     for item in sidebar:
         item.generating = item.pk in sidebar.generating
     return sidebar
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cursor(item: Conversation) -> str:
+    """The entry's place in the order: pinned, last activity (in microseconds), id."""
+    microseconds = (item.updated_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{int(item.pinned)}.{microseconds}.{item.pk}"
+
+
+def _after(cursor: str) -> Q:
+    """The entries after `cursor` in the sidebar's order (keyset: entries moved to the top
+    meanwhile are not shown twice, none is skipped)."""
+    pinned, microseconds, pk = cursor.split(".")
+    if pinned not in ("0", "1"):
+        raise ValueError(cursor)
+    pinned = pinned == "1"
+    try:
+        updated_at = _EPOCH + timedelta(microseconds=int(microseconds))
+    except OverflowError:
+        raise ValueError(cursor) from None
+    pk = uuid.UUID(pk)
+    return (
+        Q(pinned__lt=pinned)
+        | Q(pinned=pinned, updated_at__lt=updated_at)
+        | Q(pinned=pinned, updated_at=updated_at, pk__lt=pk)
+    )
 
 
 def generating_conversation_ids(user) -> set[uuid.UUID]:
