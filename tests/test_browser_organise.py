@@ -232,6 +232,17 @@ def test_the_sidebar_loads_more_entries_as_it_is_scrolled(open_chat, alice):
     expect(items).to_have_count(120)
     expect(items.last).to_have_text("Topic 000")
     expect(page.locator("#sidebar-more")).to_have_count(0)
+
+    # Archiving and pinning far down the list move that one entry; the rest stays loaded.
+    topic = {c.title: c for c in Conversation.objects.filter(owner=alice)}
+    page.locator(f"#archive-{topic['Topic 010'].pk}").click()
+    expect(items).to_have_count(119)
+    page.locator(f"#pin-{topic['Topic 005'].pk}").click()
+    expect(items.first).to_contain_text("Topic 005")
+    expect(items).to_have_count(119)
+    expect(items.nth(1)).to_have_text("Topic 119")
+    ids = page.eval_on_selector_all("#sidebar-list [id]", "nodes => nodes.map(n => n.id)")
+    assert len(ids) == len(set(ids))
     assert watched.console == []
 
 

@@ -55,15 +55,31 @@ def test_pinned_come_first_then_newest_first(alice, alice_client):
     assert sidebar_titles(alice_client.get("/").text, titles) == ["Third", "Second", "First"]
 
 
-def test_htmx_gets_the_sidebar_with_the_open_conversation_marked(alice, alice_client):
-    open_one, other = conversation_of(alice, "Open one"), conversation_of(alice, "Other")
+def test_htmx_gets_the_entry_taken_out_and_put_in_its_new_place(alice, alice_client):
+    """The rest of the list, however far it was scrolled, stays as it is."""
+    older, newer = conversation_of(alice, "Older"), conversation_of(alice, "Newer")
 
-    response = alice_client.post(f"/c/{other.pk}/pin/", {"open": str(open_one.pk)}, headers=HTMX)
+    def pin(conversation, action="pin"):
+        response = alice_client.post(
+            f"/c/{conversation.pk}/{action}/", {"open": str(older.pk)}, headers=HTMX
+        )
+        assert response.status_code == 200 and "<html" not in response.text
+        assert _entries(response.text) == ([] if action == "archive" else [str(conversation.pk)])
+        assert f'<hx-partial hx-target="#sidebar-item-{conversation.pk}" hx-swap="delete">' in (
+            response.text
+        )
+        return response.text
 
-    assert response.status_code == 200 and "<html" not in response.text
-    assert sidebar_titles(response.text, ["Open one", "Other"]) == ["Other", "Open one"]
-    assert f'href="/c/{open_one.pk}/" aria-current="page"' in response.text
-    assert response.text.count('aria-current="page"') == 1
+    placed = pin(older)  # the only pinned one: at the end of its group
+    assert '<hx-partial hx-target="#sidebar-others" hx-swap="beforebegin">' in placed
+    assert f'href="/c/{older.pk}/" aria-current="page"' in placed  # (the open one)
+    placed = pin(newer)  # newer activity: before the older pinned one
+    assert f'<hx-partial hx-target="#sidebar-item-{older.pk}" hx-swap="beforebegin">' in placed
+    assert "aria-current" not in placed
+    placed = pin(older, "unpin")  # the last of the others
+    assert '<hx-partial hx-target="#sidebar-end" hx-swap="beforebegin">' in placed
+    placed = pin(newer, "archive")
+    assert "beforebegin" not in placed and "Newer" not in placed
 
 
 def test_archived_leave_the_sidebar_but_still_open_and_can_come_back(alice, alice_client):
@@ -80,9 +96,11 @@ def test_archived_leave_the_sidebar_but_still_open_and_can_come_back(alice, alic
     assert "This conversation is archived" in page and "Unarchive" in page
 
     partial = alice_client.post(
-        f"/c/{archived.pk}/unarchive/", {"open": str(kept.pk)}, headers=HTMX
+        f"/c/{archived.pk}/unarchive/", {"open": str(archived.pk)}, headers=HTMX
     ).text
-    assert sidebar_titles(partial, ["Kept", "Put away"]) == ["Put away", "Kept"]
+    assert f'<hx-partial hx-target="#sidebar-item-{kept.pk}" hx-swap="beforebegin">' in partial
+    assert _entries(partial) == [str(archived.pk)]
+    assert '<hx-partial hx-target="#sidebar-archived-note" hx-swap="delete">' in partial
     assert not Conversation.objects.get(pk=archived.pk).archived
 
 
@@ -124,12 +142,13 @@ def test_get_changes_nothing_and_anonymous_visitors_log_in(alice, alice_client, 
 def test_htmx_takes_the_open_conversation_from_the_pages_address(alice, bob, alice_client):
     """After the first send of a new chat the page is that conversation's, while the other
     entries' forms still carry the new-chat page's empty `open` field."""
-    open_one, other = conversation_of(alice, "Open one"), conversation_of(alice, "Other")
+    open_one = conversation_of(alice, "Open one")
+    conversation_of(alice, "Other")
     bobs = conversation_of(bob, "Bob's")
 
     def pin(address):
         headers = {**HTMX, "HX-Current-URL": address}
-        return alice_client.post(f"/c/{other.pk}/pin/", {"open": ""}, headers=headers).text
+        return alice_client.post(f"/c/{open_one.pk}/pin/", {"open": ""}, headers=headers).text
 
     marked = pin(f"http://testserver/c/{open_one.pk}/")
     assert f'href="/c/{open_one.pk}/" aria-current="page"' in marked
@@ -278,8 +297,8 @@ def test_the_sidebar_shows_its_first_entries_and_the_rest_as_it_is_scrolled(
     many_conversations(bob, 5)
 
     page = alice_client.get("/").text
-    seen = _entries(page)
-    assert len(seen) == 50 and seen[:2] == [str(pinned[1].pk), str(pinned[0].pk)]
+    seen = _entries(page)  # every pinned one, then 50 others
+    assert len(seen) == 52 and seen[:2] == [str(pinned[1].pk), str(pinned[0].pk)]
     # One entry moves to the top meanwhile (a send): it is neither skipped nor shown twice.
     Conversation.objects.filter(pk=older[0].pk).update(updated_at=timezone.now())
     while 'id="sidebar-more"' in page:
@@ -291,9 +310,23 @@ def test_the_sidebar_shows_its_first_entries_and_the_rest_as_it_is_scrolled(
     assert seen == expected  # (older[0] is now at the top, where a send put it)
 
 
+def test_entries_with_the_same_last_activity_are_paged_by_id(alice, alice_client):
+    same = timezone.now()
+    made = Conversation.objects.bulk_create(
+        Conversation(owner=alice, title=f"Twin {i}", updated_at=same) for i in range(120)
+    )
+    page = alice_client.get("/").text
+    seen = _entries(page)
+    while 'id="sidebar-more"' in page:
+        more = re.search(r'hx-get="(/sidebar/more/\?after=[^"]+)"', page).group(1)
+        page = alice_client.get(more.replace("&amp;", "&"), headers=HTMX).text
+        seen += _entries(page)
+    assert len(seen) == 120 and set(seen) == {str(c.pk) for c in made}
+
+
 def test_without_javascript_a_link_shows_more_then_points_to_search(alice, alice_client):
     many_conversations(alice, 210)
-    assert '<a href="?more=1">Show more conversations</a>' in alice_client.get("/").text
+    assert '<a href="/?more=1">Show more conversations</a>' in alice_client.get("/").text
     page = alice_client.get("/?more=1").text
     assert len(_entries(page)) == 200
     assert '<a href="/search/">Find older conversations with Search</a>' in page

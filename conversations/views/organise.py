@@ -20,6 +20,7 @@ from conversations.views.pages import (
     generating_conversation_ids,
     sidebar_changes,
     sidebar_conversations,
+    sidebar_place,
     uuids_in,
 )
 
@@ -27,29 +28,33 @@ from conversations.views.pages import (
 @login_required
 @require_POST
 def pin(request, conversation_id: uuid.UUID):
-    get_conversation_for_user(request.user, conversation_id).set_pinned(True)
-    return _organised(request)
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    conversation.set_pinned(True)
+    return _organised(request, conversation)
 
 
 @login_required
 @require_POST
 def unpin(request, conversation_id: uuid.UUID):
-    get_conversation_for_user(request.user, conversation_id).set_pinned(False)
-    return _organised(request)
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    conversation.set_pinned(False)
+    return _organised(request, conversation)
 
 
 @login_required
 @require_POST
 def archive(request, conversation_id: uuid.UUID):
-    get_conversation_for_user(request.user, conversation_id).set_archived(True)
-    return _organised(request)
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    conversation.set_archived(True)
+    return _organised(request, conversation)
 
 
 @login_required
 @require_POST
 def unarchive(request, conversation_id: uuid.UUID):
-    get_conversation_for_user(request.user, conversation_id).set_archived(False)
-    return _organised(request)
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    conversation.set_archived(False)
+    return _organised(request, conversation)
 
 
 @login_required
@@ -86,16 +91,14 @@ def sidebar_more(request):
     return TemplateResponse(request, "conversations/chat.html#sidebar-page", context)
 
 
-def _organised(request):
-    """htmx: the sidebar as it is now. A plain post goes back: to `next` when it is a page of
-    this site, else to the conversation that was open, else to a new chat."""
+def _organised(request, conversation: Conversation):
+    """htmx: the entry taken out and put where it now belongs (the rest of the list, however
+    far it was scrolled, stays). A plain post goes back: to `next` when it is a page of this
+    site, else to the conversation that was open, else to a new chat."""
     open_conversation = _open_conversation(request, request.POST.get("open"))
     if request.htmx:
-        context = {
-            "sidebar": sidebar_conversations(request.user),
-            "conversation": open_conversation,
-        }
-        return TemplateResponse(request, "conversations/chat.html#sidebar", context)
+        context = {"conversation": open_conversation, **sidebar_place(request.user, conversation)}
+        return TemplateResponse(request, "conversations/chat.html#sidebar-placed", context)
     next_url = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         return redirect(next_url)

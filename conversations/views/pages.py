@@ -69,15 +69,13 @@ def sidebar_conversations(
     """Pinned first, then newest first; archived ones left out; `limit` of them, from `after`
     on. Two queries whatever the number: the conversations, and which have a reply being
     written. Raises ValueError for a malformed `after`."""
-    entries = (
-        Conversation.objects.for_user(user)
-        .visible()
-        .order_by("-pinned", "-updated_at", "-pk")
-        .only("id", "title", "updated_at", "pinned", "archived")
-    )
+    entries = _in_sidebar_order(user)
     if after:
-        entries = entries.filter(_after(after))
-    sidebar = Sidebar(entries[: limit + 1])
+        sidebar = Sidebar(entries.filter(_after(after))[: limit + 1])
+    else:  # every pinned one (up to SIDEBAR_MAX), then `limit` others: pages hold others only
+        pinned = list(entries.filter(pinned=True)[:SIDEBAR_MAX])
+        sidebar = Sidebar(pinned + list(entries.filter(pinned=False)[: limit + 1]))
+        limit += len(pinned)
     if len(sidebar) > limit:
         del sidebar[limit:]
         sidebar.more = _cursor(sidebar[-1])
@@ -85,6 +83,26 @@ def sidebar_conversations(
     for item in sidebar:
         item.generating = item.pk in sidebar.generating
     return sidebar
+
+
+def _in_sidebar_order(user):
+    return (
+        Conversation.objects.for_user(user)
+        .visible()
+        .order_by("-pinned", "-updated_at", "-pk")
+        .only("id", "title", "updated_at", "pinned", "archived")
+    )
+
+
+def sidebar_place(user, item: Conversation) -> dict:
+    """Where a pinned, unpinned, archived or unarchived entry now goes: before the entry that
+    follows it in its group (when that one is on the page; else it comes with a later page),
+    or at the end of its group (`before` None). Two queries (none for an archived one)."""
+    if item.archived:
+        return {"item": item, "before": None}
+    following = _in_sidebar_order(user).filter(_after(_cursor(item)), pinned=item.pinned).first()
+    item.generating = item.pk in generating_conversation_ids(user)
+    return {"item": item, "before": following}
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
