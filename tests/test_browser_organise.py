@@ -243,6 +243,14 @@ def test_the_sidebar_loads_more_entries_as_it_is_scrolled(open_chat, alice):
     expect(items.nth(1)).to_have_text("Topic 119")
     ids = page.eval_on_selector_all("#sidebar-list [id]", "nodes => nodes.map(n => n.id)")
     assert len(ids) == len(set(ids))
+
+    # Renaming the open conversation changes its entry in place.
+    page.locator(f"#link-{topic['Topic 118'].pk}").click()
+    page.locator("details.rename summary").click()
+    page.locator("#rename-title").fill("Renamed topic")
+    page.locator("#rename-title").press("Enter")
+    expect(page.locator("#rename-status")).to_have_text("Saved.")
+    expect(page.locator(f"#link-{topic['Topic 118'].pk}")).to_have_text("Renamed topic")
     assert watched.console == []
 
 

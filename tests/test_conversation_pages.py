@@ -53,10 +53,14 @@ def test_rename_changes_the_title(alice, alice_client):
     assert response.status_code == 302
     conversation.refresh_from_db()
     assert conversation.title == "Budget 2027"
+    make_conversation(alice, "Another one")
     partial = alice_client.post(
         f"/c/{conversation.pk}/rename/", {"title": "Budget 2028"}, headers={"HX-Request": "true"}
     )
     assert "Budget 2028" in partial.text and "<html" not in partial.text
+    # Only its own sidebar entry, in place (not the whole list).
+    target = f'<hx-partial hx-target="#sidebar-item-{conversation.pk}" hx-swap="outerHTML">'
+    assert target in partial.text and "Another one" not in partial.text
 
 
 def test_delete_asks_for_confirmation_then_deletes_everything(alice, alice_client, settings):

@@ -238,12 +238,10 @@ def rename(request, conversation_id: uuid.UUID):
         return _refused(request, conversation, first_error(form), "#rename-status")
     conversation.title = form.cleaned_data["title"].strip() or conversation.title
     conversation.save(update_fields=["title"])
-    if request.htmx:
-        return TemplateResponse(
-            request,
-            "conversations/chat.html#renamed",
-            {"conversation": conversation, "sidebar": sidebar_conversations(request.user)},
-        )
+    if request.htmx:  # the title in the header and in the conversation's sidebar entry
+        conversation.generating = conversation.pk in generating_conversation_ids(request.user)
+        context = {"conversation": conversation, "item": conversation}
+        return TemplateResponse(request, "conversations/chat.html#renamed", context)
     return redirect(conversation)
 
 
