@@ -66,9 +66,10 @@ class Sidebar(list):
 def sidebar_conversations(
     user, generating: set[uuid.UUID] | None = None, after: str = "", limit: int = SIDEBAR_FIRST
 ) -> Sidebar:
-    """Pinned first, then newest first; archived ones left out; `limit` of them, from `after`
-    on. Two queries whatever the number: the conversations, and which have a reply being
-    written. Raises ValueError for a malformed `after`."""
+    """Pinned first, then newest first; archived ones left out. The first page: every pinned
+    one and `limit` others; a later one: `limit` from `after` on. Three queries at most,
+    whatever the number: the pinned, the others, which have a reply being written. Raises
+    ValueError for a malformed `after`."""
     entries = _in_sidebar_order(user)
     if after:
         sidebar = Sidebar(entries.filter(_after(after))[: limit + 1])
