@@ -1,6 +1,6 @@
-"""Pinning and archiving conversations, and the sidebar the page watches while replies are
-being written. Each action is a plain form post that comes back to the page; htmx requests get
-the sidebar instead."""
+"""Pinning and archiving conversations, the sidebar's poll while replies are being written, and
+its next entries. Each action is a plain form post that comes back to the page; htmx requests
+get the one entry moved instead (conversations/sidebar.py)."""
 
 import uuid
 from urllib.parse import urlsplit
@@ -14,15 +14,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations.models import Conversation
-from conversations.views.lookups import get_conversation_for_user
-from conversations.views.pages import (
-    MAX_WATCHED,
+from conversations.sidebar import (
     generating_conversation_ids,
     sidebar_changes,
     sidebar_conversations,
     sidebar_place,
     uuids_in,
+    watched_ids,
 )
+from conversations.views.lookups import get_conversation_for_user
 
 
 @login_required
@@ -62,8 +62,8 @@ def unarchive(request, conversation_id: uuid.UUID):
 def sidebar(request):
     """Polled by the page every few seconds, only while one of the user's replies is being
     written (`generating` names those the page shows). Unchanged: 204 and one query. Changed:
-    only what changed (pages.sidebar_changes)."""
-    watched = uuids_in(request.GET.getlist("generating")[:MAX_WATCHED])
+    only what changed (sidebar.sidebar_changes)."""
+    watched = watched_ids(request.GET.getlist("generating"))
     generating = generating_conversation_ids(request.user)
     if request.htmx and watched == generating:
         return HttpResponse(status=204)

@@ -26,14 +26,13 @@ from conversations.models import (
     Reply,
 )
 from conversations.recovery import interrupt
-from conversations.views.lookups import get_conversation_for_user, get_reply_for_user
-from conversations.views.pages import (
-    MAX_WATCHED,
-    chat_context,
+from conversations.sidebar import (
     generating_conversation_ids,
     sidebar_changes,
-    uuids_in,
+    watched_ids,
 )
+from conversations.views.lookups import get_conversation_for_user, get_reply_for_user
+from conversations.views.pages import chat_context
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +137,13 @@ def _sent_fragment(request, conversation: Conversation, reply: Reply) -> HttpRes
     sidebar since the page last learned (its `watching` fields): this conversation's entry,
     any whose reply ended meanwhile, not the whole list (for someone with hundreds of
     conversations that was most of a send's time and a quarter of a megabyte of HTML)."""
-    watched = uuids_in(request.POST.getlist("watching")[:MAX_WATCHED])
+    watched = watched_ids(request.POST.getlist("watching"))
     generating = generating_conversation_ids(request.user)
     context = {
         "reply": reply,
         "conversation": conversation,
         "client_token": uuid.uuid4(),
-        **sidebar_changes(request.user, watched, generating, conversation, sent=conversation),
+        **sidebar_changes(request.user, watched, generating, sent=conversation),
     }
     html = render_to_string("conversations/chat.html#sent", context, request=request)
     response = HttpResponse(html)
