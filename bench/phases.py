@@ -155,7 +155,7 @@ def run_bare(ctx: Context, tag: str, offsets: list[float]) -> dict:
     return result
 
 
-def run_direct(ctx: Context, tag: str, offsets: list[float]) -> dict:
+def run_direct(ctx: Context, tag: str, offsets: list[float], **extra) -> dict:
     """The lean load generator straight against the fake (no server): the fake's own TTFT."""
     port = int(ctx.fake_url.rsplit(":", 1)[1].split("/")[0])
     config = {
@@ -165,6 +165,7 @@ def run_direct(ctx: Context, tag: str, offsets: list[float]) -> dict:
         "offsets": offsets,
         "message": ctx.message(tag),
         "conversation_timeout": ctx.reply_seconds + 60,
+        **extra,
     }
     fake_cpu, server_cpu = cpu_seconds(ctx.fake_pid), cpu_seconds(ctx.server_pid)
     machine = machine_cpu()
@@ -207,11 +208,23 @@ def _client_summary(records: list[dict]) -> dict:
     }
 
 
+def _last_first_token_ms(records: list[dict]) -> float | None:
+    firsts = [r["first_token"] for r in records if "first_token" in r]
+    return ms(max(firsts)) if len(firsts) == len(records) else None
+
+
 def burst(ctx: Context, count: int) -> dict:
-    """`count` users send at once (connections opened beforehand); each then reads its stream."""
+    """`count` users send at once (connections opened beforehand); each then reads its stream.
+    Then the same `count` requests go straight to the fake at once, read by the lean client
+    (the fake's own last first token: the floor under the target) and by the bare httpx-sse
+    client (the least a Python reader of those streams needs)."""
     result = run_loadgen(
         ctx, "burst", [0.0] * count, pre_connect=True, sample_cpu_on_first_token=True
     )
+    time.sleep(2)
+    direct = run_direct(ctx, "burst", [0.0] * count, pre_connect=True)
+    time.sleep(2)
+    bare = run_bare(ctx, "burst", [0.0] * count)
     records = result["records"]
     firsts = [r["first_token"] for r in records if "first_token" in r]
     sends = [r["sent"] for r in records if "sent" in r]
@@ -233,6 +246,10 @@ def burst(ctx: Context, count: int) -> dict:
             round(cpu_to_last_first * 1000 / count, 2) if cpu_to_last_first is not None else None
         ),
         "server_cpu_ms_per_send_whole_reply": round(result["server_cpu_s"] * 1000 / count, 2),
+        "fake_direct_last_first_token_ms": _last_first_token_ms(direct["records"]),
+        "bare_last_first_token_ms": _last_first_token_ms(bare["records"]),
+        "bare_cpu_ms_per_stream": round(bare["cpu_s"] * 1000 / count, 2),
+        "baseline_errors": sum(1 for r in direct["records"] + bare["records"] if "error" in r),
         "loadgen_cpu_s": round(result["loadgen_cpu_s"], 2),
         "fake_cpu_s": round(result["fake_cpu_s"], 2),
         "other_processes_cpu_s": result["other_cpu_s"],

@@ -117,6 +117,22 @@ def print_report(results: dict, checks: list[dict]) -> None:
             f"{_fmt(b['server_cpu_ms_per_send_whole_reply'], 'ms')} (whole reply, "
             f"{b['server_cpu_s']} s CPU in {b['wall_s']} s)"
         )
+        if "bare_last_first_token_ms" in b:
+            out.append(
+                f"    the same {b['count']} straight to the fake: last first token "
+                f"{_fmt(b['fake_direct_last_first_token_ms'], 'ms')} (lean client), "
+                f"{_fmt(b['bare_last_first_token_ms'], 'ms')} (bare httpx-sse client, "
+                f"{_fmt(b['bare_cpu_ms_per_stream'], 'ms')} CPU per whole stream); "
+                f"errors {b['baseline_errors']}"
+            )
+            floor = b["fake_direct_last_first_token_ms"]
+            limit = TARGETS["burst_last_first_token_ms"]
+            if floor is not None and floor < limit:
+                out.append(
+                    f"    left for the server            {(limit - floor) / b['count']:.1f} ms "
+                    f"of one core per send ((target - that fake-alone figure) / {b['count']}), "
+                    "against its CPU per send above"
+                )
         speeds = [ms for ms in (reference.get("start"), reference.get("end")) if ms]
         if speeds and b["server_cpu_ms_per_send_whole_reply"] is not None:
             units = b["server_cpu_ms_per_send_whole_reply"] / (sum(speeds) / len(speeds))
