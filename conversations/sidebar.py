@@ -28,18 +28,27 @@ class Sidebar(list):
 
 
 def sidebar_conversations(
-    user, generating: set[uuid.UUID] | None = None, after: str = "", limit: int = SIDEBAR_FIRST
+    user,
+    generating: set[uuid.UUID] | None = None,
+    after: str = "",
+    limit: int = SIDEBAR_FIRST,
+    through: Conversation | None = None,
 ) -> Sidebar:
     """Pinned first, then newest first; archived ones left out. The first page: every pinned
-    one and `limit` others; a later one: `limit` from `after` on. Three queries at most,
-    whatever the number: the pinned, the others, which have a reply being written. Raises
-    ValueError for a malformed `after`."""
+    one and `limit` others, or, when the open conversation (`through`) comes later, every other
+    down to it (up to SIDEBAR_MAX), so the page lists and marks it; a later page: `limit` from
+    `after` on. Three queries, whatever the number (five when `through` is further down): the
+    pinned, the others, which have a reply being written. Raises ValueError for a malformed
+    `after`."""
     entries = _in_sidebar_order(user)
     if after:
         sidebar = Sidebar(entries.filter(_after(after))[: limit + 1])
     else:  # every pinned one (up to SIDEBAR_MAX), then `limit` others: pages hold others only
         pinned = list(entries.filter(pinned=True)[:SIDEBAR_MAX])
-        sidebar = Sidebar(pinned + list(entries.filter(pinned=False)[: limit + 1]))
+        others = list(entries.filter(pinned=False)[: limit + 1])
+        if _further_down(through, others, limit):
+            others, limit = _down_to(entries.filter(pinned=False), through) or (others, limit)
+        sidebar = Sidebar(pinned + others)
         limit += len(pinned)
     if len(sidebar) > limit:
         del sidebar[limit:]
@@ -47,6 +56,24 @@ def sidebar_conversations(
     sidebar.generating = generating_conversation_ids(user) if generating is None else generating
     mark_generating(sidebar, sidebar.generating)
     return sidebar
+
+
+def _further_down(through: Conversation | None, others: list, limit: int) -> bool:
+    """Whether the open conversation is an other (not pinned, not archived) beyond the first
+    `limit` others (`others` holds up to one more than those)."""
+    if through is None or through.pinned or through.archived or len(others) <= limit:
+        return False
+    return through.pk not in {item.pk for item in others[:limit]}
+
+
+def _down_to(others, through: Conversation) -> tuple[list, int] | None:
+    """Every other down to `through` and the one after it (there are more to load), with the
+    number to show; None when `through` is beyond SIDEBAR_MAX."""
+    cursor = _cursor(through)
+    down_to = list(others.exclude(_after(cursor))[: SIDEBAR_MAX + 1])
+    if len(down_to) > SIDEBAR_MAX:
+        return None
+    return down_to + list(others.filter(_after(cursor))[:1]), len(down_to)
 
 
 def _in_sidebar_order(user):

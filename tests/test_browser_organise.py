@@ -254,6 +254,25 @@ def test_the_sidebar_loads_more_entries_as_it_is_scrolled(open_chat, alice):
     assert watched.console == []
 
 
+def test_a_conversation_opened_far_down_the_list_is_listed_in_view(open_chat, alice):
+    start = timezone.now() - timedelta(days=1)
+    made = Conversation.objects.bulk_create(
+        Conversation(owner=alice, title=f"Topic {i:03d}", updated_at=start + timedelta(seconds=i))
+        for i in range(120)
+    )
+    watched = open_chat("en", made[20].get_absolute_url())  # the 100th newest
+    page = watched.page
+    entry = page.locator(f"#link-{made[20].pk}")
+
+    expect(entry).to_have_attribute("aria-current", "page")
+    expect(entry).to_be_in_viewport()
+    assert page.evaluate("() => window.scrollY") == 0  # the list scrolled, not the page
+    # The list's end is in view too, so the rest loads; the entry stays where it was.
+    expect(page.locator("#sidebar-list .sidebar-item > a")).to_have_count(120)
+    expect(entry).to_be_in_viewport()
+    assert watched.console == []
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_example_prompts_fill_the_box_without_sending(open_chat, alice, language):
     watched = open_chat(language)

@@ -310,6 +310,45 @@ def test_the_sidebar_shows_its_first_entries_and_the_rest_as_it_is_scrolled(
     assert seen == expected  # (older[0] is now at the top, where a send put it)
 
 
+def _scroll_to_the_end(client, page: str) -> list[str]:
+    seen = _entries(page)
+    while 'id="sidebar-more"' in page:
+        more = re.search(r'hx-get="(/sidebar/more/\?after=[^"]+)"', page).group(1)
+        page = client.get(more.replace("&amp;", "&"), headers=HTMX).text
+        seen += _entries(page)
+    return seen
+
+
+def test_an_open_conversation_further_down_is_listed_and_marked(alice, alice_client):
+    """Opened from Search or a link, a conversation beyond the first 50 is listed in its place,
+    with every entry above it, and marked as the open one; scrolling goes on after it."""
+    made = many_conversations(alice, 120)
+    Conversation.objects.filter(pk=made[0].pk).update(pinned=True)
+    target = made[30]  # the 89th newest of the others
+
+    page = alice_client.get(target.get_absolute_url()).text
+
+    seen = _entries(page)
+    newest_first = [str(c.pk) for c in reversed(made[1:])]
+    assert seen == [str(made[0].pk), *newest_first[: newest_first.index(str(target.pk)) + 1]]
+    entry = page.split(f'id="link-{target.pk}"')[1].split(">")[0]
+    assert 'aria-current="page"' in entry
+    assert _scroll_to_the_end(alice_client, page) == [str(made[0].pk), *newest_first]
+
+
+def test_the_last_conversation_open_needs_no_more_link(alice, alice_client):
+    made = many_conversations(alice, 60)
+    page = alice_client.get(made[0].get_absolute_url()).text
+    assert len(_entries(page)) == 60 and 'id="sidebar-more"' not in page
+
+
+def test_an_open_conversation_beyond_the_longest_list_keeps_the_first_page(alice, alice_client):
+    made = many_conversations(alice, 210)
+    page = alice_client.get(made[2].get_absolute_url()).text  # the 208th newest
+    assert len(_entries(page)) == 50 and 'aria-current="page"' not in page
+    assert len(_scroll_to_the_end(alice_client, page)) == 210
+
+
 def test_entries_with_the_same_last_activity_are_paged_by_id(alice, alice_client):
     same = timezone.now()
     made = Conversation.objects.bulk_create(

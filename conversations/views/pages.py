@@ -43,7 +43,9 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         "replies": replies,
         "generating": any(reply.is_generating for reply in replies),
         "sidebar": sidebar_conversations(
-            request.user, limit=SIDEBAR_MAX if request.GET.get("more") else SIDEBAR_FIRST
+            request.user,
+            limit=SIDEBAR_MAX if request.GET.get("more") else SIDEBAR_FIRST,
+            through=conversation,
         ),
         "quota": quota,
         "quota_share": quota_share(quota),

@@ -98,7 +98,19 @@
     noticeEndedReplies();
     setTimeout(rescueFocus, 50); // after htmx has put focus back on a same-id control
   });
+  // ---- The open conversation's entry is in view in the list (it may be far down when the
+  // conversation was opened from Search); only the list scrolls, never the page. ----
+  function showOpenEntry() {
+    const list = document.querySelector(".sidebar-list");
+    const entry = list?.querySelector('a[aria-current="page"]');
+    if (!entry) return;
+    const box = list.getBoundingClientRect(), place = entry.getBoundingClientRect();
+    if (place.top >= box.top && place.bottom <= box.bottom) return;
+    list.scrollTop += place.top - box.top - (list.clientHeight - place.height) / 2;
+  }
+
   function start() {
+    showOpenEntry();
     noticeEndedReplies();
     observer.observe(document.body, { subtree: true, childList: true, attributeFilter: ["aria-busy"] });
   }
