@@ -254,6 +254,25 @@ def test_the_sidebar_loads_more_entries_as_it_is_scrolled(open_chat, alice):
     assert watched.console == []
 
 
+def test_tabbing_onto_show_more_lands_on_the_first_entry_it_loads(open_chat, alice):
+    start = timezone.now() - timedelta(days=1)
+    made = Conversation.objects.bulk_create(
+        Conversation(owner=alice, title=f"Topic {i:03d}", updated_at=start + timedelta(seconds=i))
+        for i in range(120)
+    )
+    page = open_chat().page
+    items = page.locator("#sidebar-list .sidebar-item > a")
+    expect(items).to_have_count(50)
+
+    page.locator(f"#archive-{made[70].pk}").focus()  # the 50th entry's last control
+    page.keyboard.press("Tab")  # onto "Show more conversations", which loads the next 50
+
+    expect(items).to_have_count(100)
+    expect(page.locator(f"#link-{made[69].pk}")).to_be_focused()  # the 51st entry
+    page.keyboard.press("Tab")
+    expect(page.locator(f"#pin-{made[69].pk}")).to_be_focused()
+
+
 def test_a_conversation_opened_far_down_the_list_is_listed_in_view(open_chat, alice):
     start = timezone.now() - timedelta(days=1)
     made = Conversation.objects.bulk_create(

@@ -79,8 +79,18 @@
 
   // ---- Focus: when the focused control is swapped away (Stop, Retry, a refreshed list), its
   // new copy (same id) takes focus back, or else the message box, never the page's body. ----
-  let lastFocused = null;
-  document.addEventListener("focusin", (event) => { lastFocused = event.target; });
+  // Tabbing onto "Show more conversations" brings it into view, which loads the next entries
+  // in its place: the focus then goes to the first of them (the entry before it is noted).
+  let lastFocused = null, beforeMore = null;
+  document.addEventListener("focusin", (event) => {
+    lastFocused = event.target;
+    beforeMore = event.target.closest(".sidebar-more")?.previousElementSibling ?? null;
+  });
+
+  function firstLoadedEntry(lost) {
+    if (!lost.closest(".sidebar-more") || !beforeMore?.isConnected) return null;
+    return beforeMore.nextElementSibling?.querySelector("a[href]") ?? null;
+  }
 
   function rescueFocus() {
     const active = document.activeElement;
@@ -88,7 +98,7 @@
     if (!lastFocused || lastFocused.isConnected) return;
     const lost = lastFocused;
     lastFocused = null;
-    const twin = lost.id && document.getElementById(lost.id);
+    const twin = (lost.id && document.getElementById(lost.id)) || firstLoadedEntry(lost);
     if (twin) twin.focus({ preventScroll: true });
     else if (sidebarOpen()) sidebar()?.querySelector("a[href], button, input")?.focus();
     else document.getElementById("message")?.focus({ preventScroll: true });
