@@ -37,7 +37,7 @@ def sidebar_conversations(
     """Pinned first, then newest first; archived ones left out. The first page: every pinned
     one and `limit` others, or, when the open conversation (`through`) comes later, every other
     down to it (up to SIDEBAR_MAX), so the page lists and marks it; a later page: `limit` from
-    `after` on. Three queries, whatever the number (five when `through` is further down): the
+    `after` on. Three queries, whatever the number (four when `through` is further down): the
     pinned, the others, which have a reply being written. Raises ValueError for a malformed
     `after`."""
     entries = _in_sidebar_order(user)
@@ -67,13 +67,13 @@ def _further_down(through: Conversation | None, others: list, limit: int) -> boo
 
 
 def _down_to(others, through: Conversation) -> tuple[list, int] | None:
-    """Every other down to `through` and the one after it (there are more to load), with the
-    number to show; None when `through` is beyond SIDEBAR_MAX."""
-    cursor = _cursor(through)
-    down_to = list(others.exclude(_after(cursor))[: SIDEBAR_MAX + 1])
-    if len(down_to) > SIDEBAR_MAX:
+    """Every other down to `through` and the one after it if any (then more are to load), with
+    the number to show; None when `through` is beyond SIDEBAR_MAX. One query."""
+    longest = list(others[: SIDEBAR_MAX + 1])
+    place = next((i for i, item in enumerate(longest[:SIDEBAR_MAX]) if item.pk == through.pk), None)
+    if place is None:
         return None
-    return down_to + list(others.filter(_after(cursor))[:1]), len(down_to)
+    return longest[: place + 2], place + 1
 
 
 def _in_sidebar_order(user):

@@ -324,7 +324,7 @@ def test_an_open_conversation_further_down_is_listed_and_marked(alice, alice_cli
     with every entry above it, and marked as the open one; scrolling goes on after it."""
     made = many_conversations(alice, 120)
     Conversation.objects.filter(pk=made[0].pk).update(pinned=True)
-    target = made[30]  # the 89th newest of the others
+    target = made[30]  # the 90th newest of the others
 
     page = alice_client.get(target.get_absolute_url()).text
 
@@ -334,6 +334,23 @@ def test_an_open_conversation_further_down_is_listed_and_marked(alice, alice_cli
     entry = page.split(f'id="link-{target.pk}"')[1].split(">")[0]
     assert 'aria-current="page"' in entry
     assert _scroll_to_the_end(alice_client, page) == [str(made[0].pk), *newest_first]
+
+
+@pytest.mark.parametrize(("place", "listed"), [(50, 50), (51, 51), (200, 200)])
+def test_the_first_page_runs_down_to_the_open_conversation_at_its_place(
+    alice, alice_client, place, listed
+):
+    """`place`: the open one's place among 210 others, newest first; one query more only when
+    it is beyond the first 50."""
+    made = many_conversations(alice, 210)
+    alice_client.get("/")  # (the first page also reads the model catalogue)
+    with CaptureQueriesContext(connection) as first:
+        alice_client.get(made[-1].get_absolute_url())
+    with CaptureQueriesContext(connection) as queries:
+        page = alice_client.get(made[210 - place].get_absolute_url()).text
+    assert len(_entries(page)) == listed and 'id="sidebar-more"' in page
+    assert len(queries) == len(first) + (place > 50)
+    assert _scroll_to_the_end(alice_client, page) == [str(c.pk) for c in reversed(made)]
 
 
 def test_the_last_conversation_open_needs_no_more_link(alice, alice_client):
