@@ -254,6 +254,35 @@ def test_the_sidebar_loads_more_entries_as_it_is_scrolled(open_chat, alice):
     assert watched.console == []
 
 
+def test_other_tabs_lists_follow_a_pin_an_archive_a_rename_and_a_delete(open_chat, alice):
+    alpha, beta = conversation_of(alice, "Alpha notes"), conversation_of(alice, "Beta notes")
+    gamma = conversation_of(alice, "Gamma notes")
+    here = open_chat("en", gamma.get_absolute_url()).page
+    there = here.context.new_page()  # another tab of the same browser
+    problems = []
+    there.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else 0)
+    there.goto("/")
+    items = there.locator("#sidebar-list .sidebar-item > a")
+    expect(items).to_have_text(["Gamma notes", "Beta notes", "Alpha notes"])
+
+    here.locator(f"#pin-{alpha.pk}").click()
+    expect(items).to_have_text(["Pinned: Alpha notes", "Gamma notes", "Beta notes"])
+    here.locator(f"#archive-{beta.pk}").click()
+    expect(items).to_have_text(["Pinned: Alpha notes", "Gamma notes"])
+    here.locator("details.rename summary").click()
+    here.locator("#rename-title").fill("Gamma, renamed")
+    here.locator("#rename-title").press("Enter")
+    expect(items).to_have_text(["Pinned: Alpha notes", "Gamma, renamed"])
+    expect(there.locator(f"#link-{gamma.pk}")).not_to_have_attribute("aria-current", "page")
+
+    here.goto(f"/c/{alpha.pk}/delete/")
+    here.get_by_role("button", name="Delete").click()
+    expect(items).to_have_text(["Gamma, renamed"])
+    expect(here.locator("ul.flash")).to_contain_text("The conversation was deleted.")
+    assert not Conversation.objects.for_user(alice).filter(pk=alpha.pk).exists()
+    assert problems == []
+
+
 def test_tabbing_onto_show_more_lands_on_the_first_entry_it_loads(open_chat, alice):
     start = timezone.now() - timedelta(days=1)
     made = Conversation.objects.bulk_create(

@@ -168,6 +168,28 @@ def test_htmx_takes_the_open_conversation_from_the_pages_address(alice, bob, ali
     assert 'aria-current="page"' in poll and "Reply ready" not in poll  # (it is open)
 
 
+def test_an_entrys_place_for_another_tab_changes_nothing(alice, alice_client):
+    """layout.js asks for it when another tab pinned, archived or renamed a conversation."""
+    first, later = conversation_of(alice, "First"), conversation_of(alice, "Later")
+    Conversation.objects.filter(pk=first.pk).update(pinned=True, title="First, renamed")
+    before = Conversation.objects.get(pk=first.pk)
+    headers = {**HTMX, "HX-Current-URL": f"http://testserver/c/{later.pk}/"}
+
+    placed = alice_client.get(f"/c/{first.pk}/place/", headers=headers).text
+
+    assert f'hx-target="#sidebar-item-{first.pk}" hx-swap="delete"' in placed
+    assert 'hx-target="#sidebar-others" hx-swap="beforebegin"' in placed  # the only pinned one
+    assert "First, renamed" in placed and 'aria-current="page"' not in placed
+    assert f'name="open" value="{later.pk}"' in placed
+    after = Conversation.objects.get(pk=first.pk)
+    assert (after.pinned, after.updated_at, after.title) == (True, before.updated_at, before.title)
+    Conversation.objects.filter(pk=later.pk).update(archived=True)
+    gone = alice_client.get(f"/c/{later.pk}/place/", headers=HTMX).text
+    assert f'hx-target="#sidebar-item-{later.pk}" hx-swap="delete"' in gone
+    assert "beforebegin" not in gone
+    assert alice_client.get(f"/c/{first.pk}/place/").url == f"/c/{first.pk}/"
+
+
 def _entries(html: str) -> list[str]:
     return re.findall(r'<li id="sidebar-item-([0-9a-f-]{36})"', html)
 

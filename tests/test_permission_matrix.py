@@ -73,6 +73,7 @@ PRODUCT = {
     f"{C}unpin/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(302)},
     f"{C}archive/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(302)},
     f"{C}unarchive/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(302)},
+    f"{C}place/": {"GET": owner_only(302), "POST": (L, 405, 405, 405, 405, 405)},
     f"{R}feedback/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(400)},
     f"{R}stream/": {"GET": owner_only(200), "POST": (L, 405, 405, 405, 405, 405)},
     f"{R}stop/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(302)},

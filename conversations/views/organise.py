@@ -1,6 +1,7 @@
-"""Pinning and archiving conversations, the sidebar's poll while replies are being written, and
-its next entries. Each action is a plain form post that comes back to the page; htmx requests
-get the one entry moved instead (conversations/sidebar.py)."""
+"""Pinning and archiving conversations, the sidebar's poll while replies are being written, its
+next entries, and an entry's place for a page that learned of a change from another tab. Each
+action is a plain form post that comes back to the page; htmx requests get the one entry moved
+instead (conversations/sidebar.py)."""
 
 import uuid
 from urllib.parse import urlsplit
@@ -54,6 +55,18 @@ def archive(request, conversation_id: uuid.UUID):
 def unarchive(request, conversation_id: uuid.UUID):
     conversation = get_conversation_for_user(request.user, conversation_id)
     conversation.set_archived(False)
+    return _organised(request, conversation)
+
+
+@login_required
+@require_GET
+def place(request, conversation_id: uuid.UUID):
+    """The conversation's entry put where it now belongs, for a page told by another tab of
+    the same browser that it was pinned, unpinned, archived, unarchived or renamed there
+    (layout.js). Changes nothing; without htmx, the conversation's page."""
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    if not request.htmx:
+        return redirect(conversation)
     return _organised(request, conversation)
 
 
