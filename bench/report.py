@@ -117,26 +117,25 @@ def print_report(results: dict, checks: list[dict]) -> None:
             f"{_fmt(b['server_cpu_ms_per_send_whole_reply'], 'ms')} (whole reply, "
             f"{b['server_cpu_s']} s CPU in {b['wall_s']} s)"
         )
-        if "bare_last_first_token_ms" in b:
-            out.append(
-                f"    the same {b['count']} straight to the fake: last first token "
-                f"{_fmt(b['fake_direct_last_first_token_ms'], 'ms')} (lean client), "
-                f"{_fmt(b['bare_last_first_token_ms'], 'ms')} (bare httpx-sse client, "
-                "connecting after the start; "
-                f"{_fmt(b['bare_cpu_ms_per_stream'], 'ms')} CPU per whole stream); "
-                f"errors {b['baseline_errors']}"
-            )
-            floor = b["fake_direct_last_first_token_ms"]
-            limit = TARGETS["burst_last_first_token_ms"]
-            left = (
-                "n/a (the lean run did not see every first token)"
-                if floor is None
-                else f"{max(limit - floor, 0) / b['count']:.1f} ms of one core per send"
-            )
-            out.append(
-                f"    left for the server            {left} ((target - the lean figure) / "
-                f"{b['count']}), against its CPU per send above"
-            )
+        out.append(
+            f"    the same {b['count']} straight to the fake: last first token "
+            f"{_fmt(b['fake_direct_last_first_token_ms'], 'ms')} (lean client), "
+            f"{_fmt(b['bare_last_first_token_ms'], 'ms')} (bare httpx-sse client, "
+            "connecting after the start; "
+            f"{_fmt(b['bare_cpu_ms_per_stream'], 'ms')} CPU per whole stream); "
+            f"errors {b['baseline_errors']}"
+        )
+        floor = b["fake_direct_last_first_token_ms"]
+        limit = TARGETS["burst_last_first_token_ms"]
+        left = (
+            "n/a (the lean run did not see every first token)"
+            if floor is None
+            else f"{max(limit - floor, 0) / b['count']:.1f} ms of one core per send"
+        )
+        out.append(
+            f"    left for the server            {left} ((target - the lean figure) / "
+            f"{b['count']}), against its CPU per send above"
+        )
         speeds = [ms for ms in (reference.get("start"), reference.get("end")) if ms]
         if speeds and b["server_cpu_ms_per_send_whole_reply"] is not None:
             units = b["server_cpu_ms_per_send_whole_reply"] / (sum(speeds) / len(speeds))

@@ -45,9 +45,7 @@ def sidebar_conversations(
         sidebar = Sidebar(entries.filter(_after(after))[: limit + 1])
     else:  # every pinned one (up to SIDEBAR_MAX), then `limit` others: pages hold others only
         pinned = list(entries.filter(pinned=True)[:SIDEBAR_MAX])
-        others = list(entries.filter(pinned=False)[: limit + 1])
-        if _further_down(through, others, limit):
-            others, limit = _down_to(entries.filter(pinned=False), through) or (others, limit)
+        others, limit = _others_through(entries.filter(pinned=False), limit, through)
         sidebar = Sidebar(pinned + others)
         limit += len(pinned)
     if len(sidebar) > limit:
@@ -58,21 +56,23 @@ def sidebar_conversations(
     return sidebar
 
 
-def _further_down(through: Conversation | None, others: list, limit: int) -> bool:
-    """Whether the open conversation is an other (not pinned, not archived) beyond the first
-    `limit` others (`others` holds up to one more than those)."""
-    if through is None or through.pinned or through.archived or len(others) <= limit:
-        return False
-    return through.pk not in {item.pk for item in others[:limit]}
-
-
-def _down_to(others, through: Conversation) -> tuple[list, int] | None:
-    """Every other down to `through` and the one after it if any (then more are to load), with
-    the number to show; None when `through` is beyond SIDEBAR_MAX. One query."""
+def _others_through(others, limit: int, through: Conversation | None) -> tuple[list, int]:
+    """The first page's others and how many of them to show: `limit`, or, when `through` is an
+    other listed later (not beyond SIDEBAR_MAX), every one down to it. Each list holds one
+    more when there are more to load. One query, two when `through` is further down."""
+    first = list(others[: limit + 1])
+    if (
+        through is None
+        or through.pinned
+        or through.archived
+        or len(first) <= limit
+        or through.pk in {item.pk for item in first[:limit]}
+    ):
+        return first, limit
     longest = list(others[: SIDEBAR_MAX + 1])
     place = next((i for i, item in enumerate(longest[:SIDEBAR_MAX]) if item.pk == through.pk), None)
     if place is None:
-        return None
+        return first, limit
     return longest[: place + 2], place + 1
 
 

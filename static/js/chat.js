@@ -1,5 +1,6 @@
-// Small progressive enhancements for the chat page. The page works without this file:
-// forms post, and a generating reply's page refreshes itself (see chat.html).
+// Small progressive enhancements for the chat page, and its list kept in step with the
+// browser's other tabs. The page works without this file: forms post, and a generating
+// reply's page refreshes itself (see chat.html).
 (() => {
   "use strict";
 
@@ -117,5 +118,30 @@
     addCopyButtons(document);
     offerExamplePrompts();
     if (transcript()?.querySelector(".turn")) followToBottom(true);
+  });
+
+  // ---- Other tabs of this browser: a pin, unpin, archive, unarchive, rename or delete made in
+  // one is applied to the others' lists (each asks for the entry's new place, or drops it). ----
+  const ORGANISED = /\/c\/([0-9a-f-]{36})\/(pin|unpin|archive|unarchive|rename|delete)\/$/;
+  const tabs = "BroadcastChannel" in window ? new BroadcastChannel("conversation-list") : null;
+  const pathOf = (url) => new URL(url, location.href).pathname;
+
+  document.addEventListener("htmx:after:request", (event) => {
+    const ctx = event.detail?.ctx;
+    if (!tabs || !ctx?.request?.action || !ctx.response || ctx.response.status >= 400) return;
+    const path = pathOf(ctx.request.action);
+    if (ORGANISED.test(path)) tabs.postMessage({ path });
+  });
+  document.addEventListener("submit", (event) => { // deleting is a plain form post
+    const path = pathOf(event.target.action || location.href);
+    if (tabs && ORGANISED.exec(path)?.[2] === "delete") tabs.postMessage({ path });
+  });
+  tabs?.addEventListener("message", ({ data }) => {
+    const [, id, action] = ORGANISED.exec(data?.path ?? "") ?? [];
+    if (!id) return;
+    if (action === "delete") document.getElementById(`sidebar-item-${id}`)?.remove();
+    else if (document.getElementById("sidebar-list")) {
+      htmx.ajax("GET", data.path.replace(ORGANISED, `/c/${id}/place/`), { swap: "none" });
+    }
   });
 })();

@@ -1,6 +1,7 @@
-// The page's layout helpers: the folding list of conversations on phones, one spoken sentence
-// when a reply ends, and focus that never falls to nowhere. Progressive enhancement: without
-// this file the list sits above the chat and everything still works.
+// The page's layout helpers: the folding list of conversations on phones, the open
+// conversation's entry in view, one spoken sentence when a reply ends, and focus that never
+// falls to nowhere. Progressive enhancement: without this file the list sits above the chat
+// and everything still works.
 (() => {
   "use strict";
 
@@ -76,31 +77,6 @@
       else if (busy.delete(article.id)) announce(endingSentence(article));
     }
   }
-
-  // ---- Other tabs of this browser: a pin, unpin, archive, unarchive, rename or delete made in
-  // one is applied to the others' lists (each asks for the entry's new place, or drops it). ----
-  const ORGANISED = /\/c\/([0-9a-f-]{36})\/(pin|unpin|archive|unarchive|rename|delete)\/$/;
-  const tabs = "BroadcastChannel" in window ? new BroadcastChannel("conversation-list") : null;
-  const pathOf = (url) => new URL(url, location.href).pathname;
-
-  document.addEventListener("htmx:after:request", (event) => {
-    const ctx = event.detail?.ctx;
-    if (!tabs || !ctx?.request?.action || !ctx.response || ctx.response.status >= 400) return;
-    const path = pathOf(ctx.request.action);
-    if (ORGANISED.test(path)) tabs.postMessage({ path });
-  });
-  document.addEventListener("submit", (event) => { // deleting is a plain form post
-    const path = pathOf(event.target.action || location.href);
-    if (tabs && ORGANISED.exec(path)?.[2] === "delete") tabs.postMessage({ path });
-  });
-  tabs?.addEventListener("message", ({ data }) => {
-    const [, id, action] = ORGANISED.exec(data?.path ?? "") ?? [];
-    if (!id) return;
-    if (action === "delete") document.getElementById(`sidebar-item-${id}`)?.remove();
-    else if (document.getElementById("sidebar-list")) {
-      htmx.ajax("GET", data.path.replace(ORGANISED, `/c/${id}/place/`), { swap: "none" });
-    }
-  });
 
   // ---- Focus: when the focused control is swapped away (Stop, Retry, a refreshed list), its
   // new copy (same id) takes focus back, or else the message box, never the page's body. ----
