@@ -3,13 +3,17 @@ no implicit staff, secure deployment settings and sessions (failure-cases.md 12,
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from conversations.models import User
 from tests.conftest import PASSWORD
@@ -150,6 +154,31 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def locked(lock_file: str) -> dict[str, str]:
+    text = (ROOT / "requirements" / lock_file).read_text()
+    return {
+        canonicalize_name(name): v for name, v in re.findall(r"^([\w.-]+)==([^\s;]+)", text, re.M)
+    }
+
+
+def test_the_lock_files_pin_what_pyproject_asks_for():
+    """`make run` installs requirements/main.txt, `make test` requirements/dev.txt: both must
+    hold every dependency of pyproject.toml (after editing it: `make lock`)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    main, dev = locked("main.txt"), locked("dev.txt")
+    for pins, wanted in [
+        (main, project["dependencies"]),
+        (dev, project["dependencies"] + project["optional-dependencies"]["dev"]),
+    ]:
+        for requirement in map(Requirement, wanted):
+            version = pins.get(canonicalize_name(requirement.name))
+            assert version and requirement.specifier.contains(version), f"{requirement}: make lock"
+    assert "pytest" not in main and main.items() <= dev.items()
+    for lock_file in ("main.txt", "dev.txt"):
+        text = (ROOT / "requirements" / lock_file).read_text()
+        assert "--hash=sha256:" in text and "://" not in text
 
 
 @pytest.mark.django_db
