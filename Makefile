@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both set up what they need first
-# and are safe to run again (the virtual environment is rebuilt only when pyproject.toml changes).
+# and are safe to run again (packages are reinstalled only when a lock file changes).
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
@@ -13,7 +13,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 python; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
 	&& { echo $$p; break; }; done)
 
-.PHONY: run test bench lint check-python setup setup-dev fake-upstream clean
+.PHONY: run test bench lint check-python setup setup-dev fake-upstream clean lock upgrade
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -26,14 +26,14 @@ $(VENV)/.created: | check-python
 	@$(PY) -m pip install -q --upgrade pip
 	@touch $@
 
-$(VENV)/.installed-main: pyproject.toml $(VENV)/.created
-	@$(PY) scripts/requirements.py main > $(VENV)/requirements-main.txt
-	$(PY) -m pip install -q -r $(VENV)/requirements-main.txt
+# Exact versions with their hashes: requirements/main.txt for the site, requirements/dev.txt for
+# it plus the tests and tools. `make lock` writes both from pyproject.toml.
+$(VENV)/.installed-main: requirements/main.txt $(VENV)/.created
+	$(PY) -m pip install -q --require-hashes -r requirements/main.txt
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-main
-	@$(PY) scripts/requirements.py dev > $(VENV)/requirements-dev.txt
-	$(PY) -m pip install -q -r $(VENV)/requirements-dev.txt
+$(VENV)/.installed-dev: requirements/dev.txt $(VENV)/.installed-main
+	$(PY) -m pip install -q --require-hashes -r requirements/dev.txt
 	@touch $@
 
 setup: $(VENV)/.installed-main
@@ -65,6 +65,18 @@ lint: setup-dev
 
 fake-upstream: setup
 	$(PY) manage.py fake_upstream --port $(or $(FAKE_PORT),8765)
+
+# After editing pyproject.toml's dependencies: pins what changed, keeps the other versions.
+# Universal: one lock for Linux and macOS, Python 3.12 and newer (every file's hash is listed).
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.12 \
+	--generate-hashes --custom-compile-command "make lock"
+lock: $(VENV)/.installed-dev
+	$(LOCK) $(UPGRADE) --extra dev -o requirements/dev.txt
+	$(LOCK) -c requirements/dev.txt -o requirements/main.txt
+
+# Every dependency to its newest version that pyproject.toml allows.
+upgrade:
+	@$(MAKE) --no-print-directory lock UPGRADE=--upgrade
 
 clean:
 	rm -rf $(VENV) var

@@ -1,49 +1,54 @@
-"""Small helpers that read configuration from the environment (and an optional `.env` file)."""
+"""Reads the configuration from the environment (and an optional `.env` file) through environs.
 
-import os
+A value that does not parse (`DJANGO_DEBUG=ture`, `MAX_MESSAGE_CHARS=12k`) stops the start with
+environs' error naming the variable, instead of quietly becoming the default. An empty value
+means the default, as an unset one does.
+"""
+
 from pathlib import Path
+
+import dotenv
+from environs import Env
+
+# Eager: the first value that does not parse raises EnvError at once, naming its variable.
+_env = Env(eager=True)
 
 
 def load_dotenv(path: Path) -> None:
-    """Reads KEY=VALUE lines from `path` into os.environ without overriding what is already set."""
-    if not path.is_file():
-        return
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        os.environ.setdefault(key, value)
+    """Reads `path`, if it exists, into os.environ without overriding what is already set.
+
+    python-dotenv parses it (quotes, `export`, comments after a value); values are taken
+    literally, without `${VAR}` expansion, so a secret may contain any character.
+    """
+    dotenv.load_dotenv(path, override=False, interpolate=False)
+
+
+def _is_empty(name: str) -> bool:
+    return not _env.str(name, "").strip()
 
 
 def env_str(name: str, default: str = "", *fallbacks: str) -> str:
+    """The first of `name` and its fallbacks that has a value, else `default`."""
     for key in (name, *fallbacks):
-        value = os.environ.get(key, "").strip()
+        value = _env.str(key, "").strip()
         if value:
             return value
     return default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    return value in {"1", "true", "yes", "on"}
+    """1/0, true/false, yes/no, on/off (also t/f, y/n); anything else is an error."""
+    return default if _is_empty(name) else _env.bool(name)
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    return default if _is_empty(name) else _env.int(name)
 
 
 def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+    return default if _is_empty(name) else _env.float(name)
 
 
 def env_list(name: str, default: str = "") -> list[str]:
+    """A comma-separated value as a list, without blanks around or between the items."""
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]

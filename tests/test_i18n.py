@@ -1,15 +1,22 @@
 """English and Simplified Chinese: the language follows the browser, a switcher changes and
 remembers it, and no visible string of the interface is left untranslated."""
 
+import gettext
+import json
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
+import polib
 import pytest
 from django.test import Client
 
 from conversations.models import Conversation, Reply
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 # Words that are the same in both languages: names, model ids, the language's own name.
 ALLOWED_LATIN = {"Top", "p", "gpt", "English", "alice", "token", "API", "AI", "ID"}
@@ -143,16 +150,79 @@ def test_the_switcher_changes_and_remembers_the_language(alice_client):
 
 
 def test_the_compiled_catalogue_translates_every_message_of_the_source():
-    import gettext
-    from pathlib import Path
-
-    po = Path(__file__).resolve().parent.parent / "locale/zh_Hans/LC_MESSAGES/django.po"
-    msgids = [
-        "".join(re.findall(r'"(.*)"', block.split("msgstr")[0])).replace('\\"', '"')
-        for block in po.read_text().split("\n\n")[1:]
-        if "msgid" in block and not block.lstrip().startswith("#~")
-    ]
-    with po.with_suffix(".mo").open("rb") as mo:
+    po = polib.pofile(str(ROOT / "locale/zh_Hans/LC_MESSAGES/django.po"))
+    with (ROOT / "locale/zh_Hans/LC_MESSAGES/django.mo").open("rb") as mo:
         catalogue = gettext.GNUTranslations(mo)
-    missing = [msgid for msgid in msgids if catalogue.gettext(msgid) == msgid]
-    assert len(msgids) > 100 and missing == []
+    entries = [entry for entry in po if not entry.obsolete]
+    missing = [entry.msgid for entry in entries if translated(catalogue, entry) == entry.msgid]
+    assert len(entries) > 100 and missing == []
+
+
+def translated(catalogue: gettext.GNUTranslations, entry: polib.POEntry) -> str:
+    """What the catalogue gives for the entry (the singular form of a plural entry)."""
+    context = entry.msgctxt
+    if entry.msgid_plural and context:
+        return catalogue.npgettext(context, entry.msgid, entry.msgid_plural, 1)
+    if entry.msgid_plural:
+        return catalogue.ngettext(entry.msgid, entry.msgid_plural, 1)
+    if context:
+        return catalogue.pgettext(context, entry.msgid)
+    return catalogue.gettext(entry.msgid)
+
+
+FIXTURE_PO = r"""msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\n"
+"Plural-Forms: nplurals=1; plural=0;\n"
+
+msgid "Saved"
+msgstr ""
+
+msgid "%(count)s reply"
+msgid_plural "%(count)s replies"
+msgstr[0] ""
+
+msgctxt "verb"
+msgid "Archive"
+msgstr ""
+
+msgctxt "noun"
+msgid "Archive"
+msgstr ""
+
+msgid "Kept"
+msgstr "保留"
+"""
+
+
+def test_fill_translations_fills_plural_and_context_entries(tmp_path):
+    po, translations = tmp_path / "django.po", tmp_path / "translations.json"
+    po.write_text(FIXTURE_PO, encoding="utf-8")
+    translations.write_text(
+        json.dumps(
+            {
+                "Saved": "已保存",
+                "%(count)s reply": ["%(count)s 条回复"],
+                "verb\u0004Archive": "归档",
+                "Kept": "不应覆盖",
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    script = subprocess.run(
+        [sys.executable, ROOT / "scripts/fill_translations.py", po, translations],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    subprocess.run(["msgfmt", "--check", "-o", tmp_path / "django.mo", po], check=True)
+
+    with (tmp_path / "django.mo").open("rb") as mo:
+        catalogue = gettext.GNUTranslations(mo)
+    assert catalogue.gettext("Saved") == "已保存"
+    assert catalogue.ngettext("%(count)s reply", "%(count)s replies", 5) == "%(count)s 条回复"
+    assert catalogue.pgettext("verb", "Archive") == "归档"
+    assert catalogue.pgettext("noun", "Archive") == "Archive"
+    assert catalogue.gettext("Kept") == "保留"
+    assert script.stdout.split("\n") == ["untranslated: Archive (context: noun)", ""]

@@ -3,13 +3,17 @@ no implicit staff, secure deployment settings and sessions (failure-cases.md 12,
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from conversations.models import User
 from tests.conftest import PASSWORD
@@ -61,6 +65,77 @@ def test_relay_settings_come_from_the_environment_with_openai_fallbacks():
     assert demo == ["", "https://api.elkapi.com/v1", ["gpt-5.5"], True]
 
 
+def manage_check(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DJANGO_DEBUG", "ture"), ("MAX_MESSAGE_CHARS", "12k"), ("UPSTREAM_IDLE_TIMEOUT", "5m")],
+)
+def test_a_mistyped_setting_stops_the_start_with_an_error_naming_it(name, value):
+    result = manage_check(**{name: value})
+    assert result.returncode != 0
+    error = result.stderr.strip().splitlines()[-1]
+    assert name in error, result.stderr
+
+
+def test_empty_settings_mean_their_defaults():
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.DEBUG, s.MAX_MESSAGE_CHARS, s.UPSTREAM_IDLE_TIMEOUT, "
+        "s.ALLOWED_HOSTS, s.KEEP_DELETED_CONVERSATIONS, s.RESPONSES_API_KEY]))"
+    )
+    empty = {
+        "DJANGO_DEBUG": "",
+        "MAX_MESSAGE_CHARS": " ",
+        "UPSTREAM_IDLE_TIMEOUT": "",
+        "DJANGO_ALLOWED_HOSTS": "",
+        "KEEP_DELETED_CONVERSATIONS": "",
+        "RESPONSES_API_KEY": "",
+        "OPENAI_API_KEY": "k2",
+    }
+    assert json.loads(run_python(code, **empty)) == [
+        False,
+        32000,
+        300.0,
+        ["127.0.0.1", "localhost", "[::1]"],
+        True,
+        "k2",
+    ]
+    spelled = {"DJANGO_DEBUG": "yes", "KEEP_DELETED_CONVERSATIONS": "Off", "MAX_MESSAGE_CHARS": "9"}
+    debug, chars, _, _, keep, _ = json.loads(run_python(code, **spelled))
+    assert (debug, chars, keep) == (True, 9, False)
+
+
+def test_a_dotenv_file_is_read_and_the_process_environment_wins(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# the relay\n"
+        "export A_NAME=from-file   # a comment after the value\n"
+        'A_QUOTED="two words"  # a comment after quotes\n'
+        "A_NUMBER=7\n"
+        "ALREADY_SET=from-file\n"
+    )
+    code = (
+        "import json; from pathlib import Path; "
+        "from chatsite.env import load_dotenv, env_int, env_str; "
+        f"load_dotenv(Path({str(dotenv)!r})); "
+        "print(json.dumps([env_str('A_NAME'), env_str('A_QUOTED'), env_int('A_NUMBER', 0), "
+        "env_str('ALREADY_SET')]))"
+    )
+    values = json.loads(run_python(code, ALREADY_SET="from-process"))
+    assert values == ["from-file", "two words", 7, "from-process"]
+
+
 def test_check_deploy_is_clean_with_production_settings():
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     result = subprocess.run(
@@ -79,6 +154,31 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def locked(lock_file: str) -> dict[str, str]:
+    text = (ROOT / "requirements" / lock_file).read_text()
+    return {
+        canonicalize_name(name): v for name, v in re.findall(r"^([\w.-]+)==([^\s;]+)", text, re.M)
+    }
+
+
+def test_the_lock_files_pin_what_pyproject_asks_for():
+    """`make run` installs requirements/main.txt, `make test` requirements/dev.txt: both must
+    hold every dependency of pyproject.toml (after editing it: `make lock`)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    main, dev = locked("main.txt"), locked("dev.txt")
+    for pins, wanted in [
+        (main, project["dependencies"]),
+        (dev, project["dependencies"] + project["optional-dependencies"]["dev"]),
+    ]:
+        for requirement in map(Requirement, wanted):
+            version = pins.get(canonicalize_name(requirement.name))
+            assert version and requirement.specifier.contains(version), f"{requirement}: make lock"
+    assert "pytest" not in main and main.items() <= dev.items()
+    for lock_file in ("main.txt", "dev.txt"):
+        text = (ROOT / "requirements" / lock_file).read_text()
+        assert "--hash=sha256:" in text and "://" not in text
 
 
 @pytest.mark.django_db
