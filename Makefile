@@ -37,13 +37,13 @@ $(VENV)/.installed-dev: requirements/dev.txt $(VENV)/.installed-main
 	@touch $@
 
 setup: $(VENV)/.installed-main
-	@mkdir -p var
+	@mkdir -p -m 700 var
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py collectstatic --noinput -v0
 	@$(PY) manage.py ensure_admin
 
 setup-dev: $(VENV)/.installed-dev
-	@mkdir -p var
+	@mkdir -p -m 700 var
 
 run: setup
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C stops)"

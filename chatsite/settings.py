@@ -10,23 +10,21 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from chatsite.env import env_bool, env_float, env_int, env_list, env_str, load_dotenv
+from chatsite.private_files import private_directory, private_sqlite_database, read_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
+# The generated secret key and the SQLite database live here: its owner's only (0700).
+VAR_DIR = private_directory(BASE_DIR / "var")
 load_dotenv(BASE_DIR / ".env")
 
 
 def _secret_key() -> str:
-    """The configured key, or one generated once and kept in var/ so sessions survive restarts."""
+    """The configured key, or one generated once and kept in var/ so sessions survive restarts
+    (owner-only from its creation; processes starting together agree on one)."""
     configured = env_str("DJANGO_SECRET_KEY")
     if configured:
         return configured
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return read_or_create(VAR_DIR / "secret_key", lambda: secrets.token_urlsafe(50)).strip()
 
 
 SECRET_KEY = _secret_key()
@@ -105,6 +103,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a real file (WAL needs one), one per test process so parallel runs don't clash.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+    # Created owner-only here, before anything can open it: every process reads these settings
+    # first, and SQLite would create it readable by all (its -wal and -shm files follow it).
+    private_sqlite_database(str(DATABASES["default"]["NAME"]))
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 

@@ -14,20 +14,30 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from conversations.redaction import redact, redact_error, redact_json
 from conversations.relay_transport import LeanHTTP11Transport
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_BODY = 64 * 1024
+# The most of a relay's error body (or of a malformed message) kept as an error's detail. It is
+# cut after the API key is taken out, so no cut can leave part of the key behind.
+MAX_ERROR_DETAIL = 2000
 TERMINAL_TYPES = {"response.completed", "response.incomplete", "response.failed"}
 
 
 # --- Events ---------------------------------------------------------------------------------
+# Events that carry the relay's metadata take the API key out of it when they are built
+# (redaction.py): whatever a relay echoes never reaches the database, the log or a reviewer.
 @dataclass(frozen=True, slots=True)
 class Started:
     response_id: str
     model: str = ""
     created_at: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "response_id", redact(self.response_id))
+        object.__setattr__(self, "model", redact(self.model))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,11 @@ class Finished:
     error_code: str = ""
     error_message: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "response", redact_json(self.response))
+        object.__setattr__(self, "error_code", redact_error(self.error_code))
+        object.__setattr__(self, "error_message", redact_error(self.error_message))
+
     @property
     def incomplete_reason(self) -> str:
         details = self.response.get("incomplete_details") or {}
@@ -66,7 +81,8 @@ Event = Started | TextDelta | ReasoningDelta | RefusalDelta | Finished
 # --- Errors ---------------------------------------------------------------------------------
 class UpstreamError(Exception):
     """Anything that went wrong talking to the relay. `kind` is one of: http, network,
-    timeout, cut (stream ended with no terminal event), malformed, stream_error."""
+    timeout, cut (stream ended with no terminal event), malformed, stream_error. The relay's
+    code and detail are kept without the API key, the detail cut to MAX_ERROR_DETAIL."""
 
     def __init__(
         self,
@@ -79,10 +95,10 @@ class UpstreamError(Exception):
     ):
         self.kind = kind
         self.status = status
-        self.code = code
-        self.detail = detail
+        self.code = redact_error(code)
+        self.detail = redact_error(detail)[:MAX_ERROR_DETAIL]
         self.retry_after = retry_after
-        super().__init__(f"{kind} status={status} code={code!r}: {detail[:500]}")
+        super().__init__(f"{kind} status={status} code={self.code!r}: {self.detail[:500]}")
 
     @property
     def retryable(self) -> bool:
@@ -255,7 +271,7 @@ async def _http_error(response: httpx.Response) -> UpstreamError:
         "http",
         status=response.status_code,
         code=code,
-        detail=message or text[:2000],
+        detail=message or text,
         retry_after=_retry_after(response),
     )
 
@@ -329,7 +345,8 @@ def _events_from_body(raw: bytes) -> list[Event]:
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        raise UpstreamError("malformed", detail=raw[:2000].decode("utf-8", "replace")) from exc
+        detail = raw[:MAX_ERROR_BODY].decode("utf-8", "replace")
+        raise UpstreamError("malformed", detail=detail) from exc
     if not isinstance(body, dict):
         raise UpstreamError("malformed", detail="response body is not an object")
     status = str(body.get("status") or "completed")
@@ -389,7 +406,7 @@ async def _events_from_stream(messages: AsyncIterator[tuple[str, bytes]]) -> Asy
             # Bytes that are not UTF-8 become U+FFFD, as a text decoder would make them.
             event = json.loads(data.decode("utf-8", "replace"))
         except ValueError as exc:
-            detail = data[:2000].decode("utf-8", "replace")
+            detail = data[:MAX_ERROR_BODY].decode("utf-8", "replace")
             raise UpstreamError("malformed", detail=detail) from exc
         if not isinstance(event, dict):
             continue

@@ -4,11 +4,11 @@ DailyConversationUsage; equal to the ledger's sums), grouped in the database. No
 over entries, and the number of queries never depends on them. A reply belongs to the day, and
 so to the month, it was recorded in (site time zone): the same month its quota was charged to."""
 
-import csv
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from defusedcsv import csv
 from django.db.models import F, Max, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -247,9 +247,20 @@ def chargeback_rows(period: Period) -> list[dict]:
 
 
 def write_csv(rows: list[dict], file) -> None:
+    """The chargeback rows as CSV that no spreadsheet runs as formulas: defusedcsv puts an
+    apostrophe before a text cell starting with = + - @ | % (numbers stay numbers), and a cell
+    starting with a tab or a carriage return, which OWASP lists too, gets one here."""
     writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(
+        {name: _apostrophe_before_blank(value) for name, value in row.items()} for row in rows
+    )
+
+
+def _apostrophe_before_blank(value):
+    if isinstance(value, str) and value.startswith(("\t", "\r")):
+        return "'" + value
+    return value
 
 
 def month_entries(month: datetime.date, user=None):

@@ -6,6 +6,7 @@ import json
 from conversations.fake_upstream.behaviours import (
     Behaviour,
     BehaviourError,
+    echoing,
     last_user_text,
     parse_directive,
 )
@@ -76,7 +77,7 @@ class FakeUpstreamApp:
         if problem is not None:
             return problem
         try:
-            behaviour = self._choose(request)
+            behaviour = echoing(self._choose(request), headers.get("authorization", ""))
         except BehaviourError as error:
             return json_plan(400, error_body(str(error), "invalid_request_error", "input", None))
         if behaviour.name == "http_error":

@@ -5,6 +5,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 BEHAVIOURS = frozenset(
     {
@@ -79,6 +80,31 @@ def normalize(entry: str | dict | Behaviour) -> Behaviour:
         known = ", ".join(sorted(BEHAVIOURS))
         raise BehaviourError(f"Unknown fake behaviour {name!r}; known: {known}.")
     return Behaviour(name, params)
+
+
+def echoing(behaviour: Behaviour, authorization: str) -> Behaviour:
+    """With `echo_key`, the behaviour carries the request's Authorization header, which a
+    careless relay repeats in its error bodies, error events and response objects."""
+    if not behaviour.flag("echo_key"):
+        return behaviour
+    return Behaviour(behaviour.name, {**behaviour.params, "echoed_authorization": authorization})
+
+
+def credentials_echo(behaviour: Behaviour) -> str:
+    """What such a relay says about the credentials it got: the header as sent, the key alone,
+    an echoed header object (the key JSON-escaped), a URL with the key URL-encoded, and the key
+    masked. Empty without `echo_key`."""
+    header = behaviour.string("echoed_authorization")
+    if header is None:
+        return ""
+    key = header.partition(" ")[2]
+    headers = json.dumps({"authorization": header})
+    url = f"https://relay.example/v1/responses?api_key={quote(key, safe='')}"
+    masked = f"{key[:6]}...{key[-4:]}"
+    return (
+        f" [request: Authorization: {header}; key={key}; headers={headers}; url={url};"
+        f" masked={masked}]"
+    )
 
 
 _DIRECTIVE = re.compile(r'\[\[fake:([A-Za-z_]+)((?:[^\]"]|"(?:[^"\\]|\\.)*")*)\]\]')

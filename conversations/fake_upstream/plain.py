@@ -4,7 +4,7 @@
 
 import json
 
-from conversations.fake_upstream.behaviours import Behaviour
+from conversations.fake_upstream.behaviours import Behaviour, credentials_echo
 from conversations.fake_upstream.delivery import JSON_HEADERS, Plan, json_plan
 from conversations.fake_upstream.responses import Turn
 
@@ -71,13 +71,14 @@ def http_error_plan(behaviour: Behaviour) -> Plan:
     if kind == "empty":
         return Plan(status, [(b"content-length", b"0"), *headers])
     if kind == "text":
-        page = _HTML_PAGE.format(status=status).encode()
+        page = _HTML_PAGE.format(status=status) + behaviour.string("message", "")
+        page = (page + credentials_echo(behaviour)).encode()
         return Plan(status, [(b"content-type", b"text/html"), *headers], [page])
     error_type, code, english, chinese = _ERRORS.get(status, _ERRORS[500])
     if behaviour.flag("chinese"):
         error_type, english = "new_api_error", chinese
     body = error_body(
-        behaviour.string("message", english),
+        behaviour.string("message", english) + credentials_echo(behaviour),
         error_type,
         behaviour.string("param"),
         behaviour.string("code", code),

@@ -5,7 +5,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from conversations.fake_upstream.behaviours import Behaviour, all_input_text, last_user_text
+from conversations.fake_upstream.behaviours import (
+    Behaviour,
+    all_input_text,
+    credentials_echo,
+    last_user_text,
+)
 from conversations.fake_upstream.replies import demo_reasoning, demo_reply
 from conversations.fake_upstream.text import estimate_tokens, filler_text, split_pieces
 
@@ -67,6 +72,14 @@ class Turn:
         scheme = self.behaviour.string("usage", "responses")
         if scheme != "none":
             body["usage"] = None if output_tokens is None else self.usage(scheme, output_tokens)
+        if echo := credentials_echo(self.behaviour):
+            # `echo_key`: a relay that repeats the request's credentials in its response.
+            body["request_headers"] = {
+                "authorization": self.behaviour.string("echoed_authorization")
+            }
+            body["relay_note"] = echo.strip()
+            if isinstance(body.get("usage"), dict):
+                body["usage"]["relay_note"] = echo.strip()
         return body
 
     def usage(self, scheme: str, output_tokens: int) -> dict:
@@ -103,13 +116,16 @@ class Turn:
             part = {"type": "refusal", "refusal": text}
         else:
             part = {"type": "output_text", "text": text, "annotations": []}
-        return {
+        item = {
             "id": self.message_id,
             "type": "message",
             "status": status,
             "role": "assistant",
             "content": [part],
         }
+        if echo := credentials_echo(self.behaviour):
+            item["relay_note"] = echo.strip()
+        return item
 
     def reasoning_item(self) -> dict:
         summary = [{"type": "summary_text", "text": self.reasoning}]

@@ -1,6 +1,6 @@
 """Streamed (`"stream": true`) replies of the fake upstream, one builder per behaviour."""
 
-from conversations.fake_upstream.behaviours import Behaviour
+from conversations.fake_upstream.behaviours import Behaviour, credentials_echo
 from conversations.fake_upstream.delivery import SSE_HEADERS, Plan
 from conversations.fake_upstream.responses import Turn
 from conversations.fake_upstream.sse import Script
@@ -81,7 +81,8 @@ def _answer(script: Script, turn: Turn, used: int) -> None:
     text = "".join(pieces)
     if name in ("cut", "malformed"):
         if name == "malformed":
-            script.raw_data('{"type":"response.output_text.delta","delta":"unfinished')
+            echo = credentials_echo(turn.behaviour)
+            script.raw_data('{"type":"response.output_text.delta","delta":"unfinished' + echo)
         return
     if name in ("error_event", "failed"):
         _fail(script, turn, _output(turn, text, "incomplete"))
@@ -127,7 +128,7 @@ def _finish(script: Script, turn: Turn, status: str, output: list, used: int) ->
 def _fail(script: Script, turn: Turn, output: list) -> None:
     behaviour = turn.behaviour
     code = behaviour.string("code", _DEFAULT_ERROR[0])
-    message = behaviour.string("message", _DEFAULT_ERROR[1])
+    message = behaviour.string("message", _DEFAULT_ERROR[1]) + credentials_echo(behaviour)
     if behaviour.name == "error_event":
         error = {"type": "server_error", "code": code, "message": message, "param": None}
         if behaviour.flag("flat"):
