@@ -11,6 +11,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 LOCKED_OUT = _(
@@ -48,10 +49,18 @@ class LoginThrottleHandler(AxesDatabaseHandler):
         return count
 
 
+def locked_out_error(request) -> ValidationError:
+    minutes = -(-get_cool_off(request).total_seconds() // 60)
+    return ValidationError(LOCKED_OUT, code="locked_out", params={"minutes": int(minutes)})
+
+
 def lockout_response(request, original_response, credentials=None):
     """What a refused login answers (AXES_LOCKOUT_CALLABLE): the login page that the form
-    already rendered, with the sentence below and the username as typed, as 429 with
-    Retry-After."""
+    already rendered, with the sentence and the username as typed, as 429 with Retry-After.
+    (Axes' middleware passes no page when Django runs it asynchronously: then the sentence.)"""
+    if not isinstance(original_response, HttpResponse):
+        error = locked_out_error(request)
+        original_response = HttpResponse(error.message % error.params)
     original_response.status_code = 429
     original_response["Retry-After"] = str(int(get_cool_off(request).total_seconds()))
     return original_response
@@ -63,8 +72,7 @@ class LockoutMessage:
 
     def get_invalid_login_error(self):
         if getattr(self.request, "axes_locked_out", False):
-            minutes = -(-get_cool_off(self.request).total_seconds() // 60)
-            return ValidationError(LOCKED_OUT, code="locked_out", params={"minutes": int(minutes)})
+            return locked_out_error(self.request)
         return super().get_invalid_login_error()
 
 
