@@ -248,6 +248,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 # "Access failures", at most this many per username; `axes_reset_failure_logs --age DAYS`
 # removes older ones. Not kept: successful logins (users' "last login" says when).
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ENABLE_ADMIN = False  # conversations/admin/logins.py registers the pages that have records
 AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 1000
 AXES_DISABLE_ACCESS_LOG = True
 

@@ -9,7 +9,7 @@ admin's login page). POSTs carry an empty body (a malformed request for forms: 4
 import re
 
 import pytest
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
@@ -141,7 +141,6 @@ ADMIN_MODELS = {
     "conversations.usageentry": (VIEW, VIEW, VIEW),
     "axes.accessattempt": (NONE, UNLOCK, ALL_BUT_ADD),
     "axes.accessfailurelog": (NONE, VIEW, ALL_BUT_ADD),
-    "axes.accesslog": (NONE, VIEW, ALL_BUT_ADD),
 }
 # The answer to each of a model admin's URLs, for each level: (GET, POST). A POST of an empty
 # form to an add or change page shows the form's errors (200).
@@ -277,7 +276,6 @@ def world(django_user_model):
         "axes.accessfailurelog": AccessFailureLog.objects.create(
             username="alice", ip_address="198.51.100.10"
         ),
-        "axes.accesslog": AccessLog.objects.create(username="alice", ip_address="198.51.100.10"),
     }
     clients = {"anonymous": Client()}
     for persona, user in [

@@ -8,7 +8,6 @@ ADMINISTRATOR_PERMISSIONS = [
     "view_accessattempt",
     "delete_accessattempt",
     "view_accessfailurelog",
-    "view_accesslog",
 ]
 
 
