@@ -214,18 +214,33 @@ def test_an_administrator_lets_someone_try_again_by_deleting_their_count(alice, 
     assert log_in(client_at(OFFICE), "alice").status_code == 302
 
 
+def log_in_over_http(client: httpx.Client, password: str, headers=None) -> httpx.Response:
+    client.get("/login/")
+    return client.post(
+        "/login/",
+        data={
+            "username": "alice",
+            "password": password,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        },
+        headers=headers,
+    )
+
+
 def fail_over_http(server, headers) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as client:
-        client.get("/login/")
-        client.post(
-            "/login/",
-            data={
-                "username": "alice",
-                "password": "wrong",
-                "csrfmiddlewaretoken": client.cookies["csrftoken"],
-            },
-            headers=headers,
-        )
+        log_in_over_http(client, "wrong", headers)
+
+
+def test_the_server_refuses_with_the_login_page_and_its_sentence(asgi_server, alice):
+    with httpx.Client(base_url=asgi_server.url, timeout=10) as client:
+        for _ in range(5):
+            log_in_over_http(client, "wrong")
+
+        response = log_in_over_http(client, PASSWORD)
+
+    assert response.status_code == 429 and response.headers["Retry-After"] == "900"
+    assert LOCKED_OUT in response.text and 'value="alice"' in response.text
 
 
 @pytest.mark.parametrize("trusted", [[], ["10.9.9.9"]])
