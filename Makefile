@@ -48,7 +48,7 @@ setup-dev: $(VENV)/.installed-dev
 run: setup
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C stops)"
 	@exec $(VENV)/bin/uvicorn chatsite.asgi:application --host $(HOST) --port $(PORT) \
-		--timeout-graceful-shutdown 5 --no-access-log --lifespan off
+		--timeout-graceful-shutdown 5 --no-access-log --lifespan off --no-proxy-headers
 
 test: setup-dev
 	@$(PY) scripts/check_browser.py

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
@@ -109,9 +110,17 @@ class OneHopASGIHandler(ASGIHandler):
             await super().__call__(scope, receive, send)
 
 
-def get_application() -> OneHopASGIHandler:
+def get_application():
+    """Django's handler; behind the reverse proxies of TRUSTED_PROXIES, wrapped in uvicorn's
+    proxy-headers middleware, which takes the client's address (what the login throttle counts)
+    from X-Forwarded-For only on a connection from one of them. Serve with uvicorn's
+    --no-proxy-headers so that this list, not uvicorn's default one, decides (README,
+    "Deploying")."""
     django.setup(set_prefix=False)
-    return OneHopASGIHandler()
+    handler = OneHopASGIHandler()
+    if not settings.TRUSTED_PROXIES:
+        return handler
+    return ProxyHeadersMiddleware(handler, trusted_hosts=settings.TRUSTED_PROXIES)
 
 
 application = get_application()

@@ -3,6 +3,7 @@ environment (see README, "Configuration"); the defaults are safe for a laptop.""
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: a login that axes refused answers 429 (conversations/login_throttle.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -210,10 +214,46 @@ REPLY_STALE_AFTER = env_float("REPLY_STALE_AFTER", 60.0)
 # How long a process keeps its copy of the model catalogue (the picker, a send's reservation).
 MODEL_CATALOGUE_TTL = 10.0
 
-# Failed logins: after this many within the window (seconds), further tries are refused.
+# --- Logging in: one throttle for every login form (django-axes, conversations/login_throttle.py)
+# Failed logins are counted in the database (shared by every worker process, listed in the
+# admin) per (username, client address) and per client address. After LOGIN_FAILURE_LIMIT
+# failures for one username from one address, that username is refused from that address (not
+# from others); after LOGIN_ADDRESS_FAILURE_LIMIT failures from one address, whatever the
+# usernames, that address is refused. A refusal lasts until LOGIN_FAILURE_WINDOW seconds pass
+# without a try: each try meanwhile starts the wait again, so a guesser who keeps trying never
+# gets another answer. The per-address limit is higher so that colleagues behind one office
+# address can make the odd typo without refusing each other.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900)
-# Shared state between worker processes (login throttling): Redis when REDIS_URL is set.
+# The reverse proxies whose X-Forwarded-For names the client (addresses or networks, comma-
+# separated). Only a connection from one of them has its client address taken from that header
+# (chatsite/asgi.py, with uvicorn's own middleware); with none, the connection's address counts
+# and the header is ignored. Behind a proxy that is not listed, every login shares its address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a throttled login before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "conversations.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]  # the handler's two counts
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_FAILURE_WINDOW)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_RESET_ON_SUCCESS = True  # that username's failures from that address only (the handler)
+AXES_LOCKOUT_CALLABLE = "conversations.login_throttle.lockout_response"
+# The client address is the connection's (REMOTE_ADDR, already the proxy's client when the
+# proxy is trusted, see TRUSTED_PROXIES), never a header a client could forge.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Kept: each failed login (username, address, browser, time; no password) for the admin's
+# "Access failures", at most this many per username; `axes_reset_failure_logs --age DAYS`
+# removes older ones. Not kept: successful logins (users' "last login" says when).
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ENABLE_ADMIN = False  # conversations/admin/logins.py registers the pages that have records
+AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 1000
+AXES_DISABLE_ACCESS_LOG = True
+
+# Shared cache between worker processes: Redis when REDIS_URL is set.
 if env_str("REDIS_URL"):
     CACHES = {
         "default": {

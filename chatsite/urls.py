@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
-from conversations.throttle import ThrottledLoginForm
+from conversations.login_throttle import LoginForm
 from conversations.views import usage_dashboard
 
 
@@ -20,7 +20,7 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=ThrottledLoginForm
+            redirect_authenticated_user=True, authentication_form=LoginForm
         ),
         name="login",
     ),

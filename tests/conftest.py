@@ -171,6 +171,7 @@ class UvicornThread:
             port=self.port,
             log_level="warning",
             access_log=False,
+            proxy_headers=False,  # as served (README, "Deploying"): TRUSTED_PROXIES decides
             lifespan="off",
             timeout_graceful_shutdown=1,
         )

@@ -32,7 +32,10 @@ def role(name: str) -> Group:
     if created:
         roles = import_module("conversations.migrations.0004_review_audit")
         feedback = import_module("conversations.migrations.0005_feedback_retention")
+        logins = import_module("conversations.migrations.0010_login_attempts_for_administrators")
         codenames = [*roles.ROLE_PERMISSIONS[name], *feedback.FEEDBACK_PERMISSIONS]
+        if name == "Administrator":
+            codenames += logins.ADMINISTRATOR_PERMISSIONS
         group.permissions.add(*Permission.objects.filter(codename__in=codenames))
     return group
 

@@ -9,6 +9,7 @@ admin's login page). POSTs carry an empty body (a malformed request for forms: 4
 import re
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
@@ -110,7 +111,7 @@ ADMIN_SITE = {
         "GET": staff(302, 302, 302),
         "POST": staff(302, 302, 302),
     },
-    "admin/^(?P<app_label>auth|conversations)/$": {
+    "admin/^(?P<app_label>auth|conversations|axes)/$": {
         "GET": staff(200, 200, 200),
         "POST": staff(200, 200, 200),
     },
@@ -122,8 +123,11 @@ ADMIN_SITE = {
 }
 
 # What each role may do with each model in the admin: nothing, view, or manage (add, change
-# and delete). "review" is view plus changing the feedback's review state.
+# and delete). "review" is view plus changing the feedback's review state. The login
+# throttle's records (axes) are never added by hand: administrators view them and "unlock"
+# (delete a count, so that person or address may try again); superusers may do all but add.
 NONE, VIEW, REVIEW, MANAGE = "none", "view", "review", "manage"
+UNLOCK, ALL_BUT_ADD = "unlock", "all but add"
 ADMIN_MODELS = {
     # model: (reviewer, administrator, superuser)
     "auth.group": (NONE, MANAGE, MANAGE),
@@ -135,29 +139,51 @@ ADMIN_MODELS = {
     "conversations.aimodel": (NONE, MANAGE, MANAGE),
     "conversations.quotapolicy": (NONE, MANAGE, MANAGE),
     "conversations.usageentry": (VIEW, VIEW, VIEW),
+    "axes.accessattempt": (NONE, UNLOCK, ALL_BUT_ADD),
+    "axes.accessfailurelog": (NONE, VIEW, ALL_BUT_ADD),
 }
 # The answer to each of a model admin's URLs, for each level: (GET, POST). A POST of an empty
 # form to an add or change page shows the form's errors (200).
 ADMIN_PAGES = {
-    "": {NONE: (403, 403), VIEW: (200, 200), REVIEW: (200, 200), MANAGE: (200, 200)},
-    "add/": {NONE: (403, 403), VIEW: (403, 403), REVIEW: (403, 403), MANAGE: (200, 200)},
+    "": {
+        NONE: (403, 403),
+        VIEW: (200, 200),
+        REVIEW: (200, 200),
+        MANAGE: (200, 200),
+        UNLOCK: (200, 200),
+        ALL_BUT_ADD: (200, 200),
+    },
+    "add/": {
+        NONE: (403, 403),
+        VIEW: (403, 403),
+        REVIEW: (403, 403),
+        MANAGE: (200, 200),
+        UNLOCK: (403, 403),
+        ALL_BUT_ADD: (403, 403),
+    },
     "<path:object_id>/history/": {
         NONE: (403, 403),
         VIEW: (200, 200),
         REVIEW: (200, 200),
         MANAGE: (200, 200),
+        UNLOCK: (200, 200),
+        ALL_BUT_ADD: (200, 200),
     },
     "<path:object_id>/delete/": {
         NONE: (403, 403),
         VIEW: (403, 403),
         REVIEW: (403, 403),
         MANAGE: (200, 200),  # an empty POST is not a confirmation: the page again
+        UNLOCK: (200, 200),
+        ALL_BUT_ADD: (200, 200),
     },
     "<path:object_id>/change/": {
         NONE: (403, 403),
         VIEW: (200, 403),
         REVIEW: (200, 302),  # the review fields are optional: an empty form saves
         MANAGE: (200, 200),
+        UNLOCK: (200, 403),
+        ALL_BUT_ADD: (200, 302),  # every field is read-only: an empty form saves nothing
     },
     # The object's bare URL redirects to its change page (for any staff member).
     "<path:object_id>/": {
@@ -165,6 +191,8 @@ ADMIN_PAGES = {
         VIEW: (302, 302),
         REVIEW: (302, 302),
         MANAGE: (302, 302),
+        UNLOCK: (302, 302),
+        ALL_BUT_ADD: (302, 302),
     },
 }
 
@@ -242,6 +270,12 @@ def world(django_user_model):
         "conversations.usageentry": UsageEntry.objects.create(
             user=alice, model="gpt-5.5", month=month_start(), total_tokens=10
         ),
+        "axes.accessattempt": AccessAttempt.objects.create(
+            username="alice", ip_address="198.51.100.10", failures_since_start=2
+        ),
+        "axes.accessfailurelog": AccessFailureLog.objects.create(
+            username="alice", ip_address="198.51.100.10"
+        ),
     }
     clients = {"anonymous": Client()}
     for persona, user in [
@@ -261,7 +295,7 @@ def url_of(route: str, world) -> str:
     conversation = objects["conversations.conversation"]
     url = route.replace("<uuid:conversation_id>", str(conversation.pk))
     url = url.replace("<uuid:reply_id>", str(objects["conversations.reply"].pk))
-    url = url.replace("^(?P<app_label>auth|conversations)/$", "conversations/")
+    url = url.replace("^(?P<app_label>auth|conversations|axes)/$", "conversations/")
     url = url.replace("(?P<url>.*)$", "no-such-page/")
     url = url.replace("<id>", str(objects["conversations.user"].pk))
     if route.startswith("admin/r/"):
