@@ -116,7 +116,8 @@ ADMIN_SITE = {
         "GET": staff(302, 302, 302),
         "POST": staff(302, 302, 302),
     },
-    "admin/^(?P<app_label>auth|conversations)/$": {
+    # An app's index (the labels in the order their admins were registered).
+    "admin/^(?P<app_label>conversations|auth)/$": {
         "GET": staff(200, 200, 200),
         "POST": staff(200, 200, 200),
     },
@@ -283,7 +284,7 @@ def url_of(route: str, world) -> str:
     conversation = objects["conversations.conversation"]
     url = route.replace("<uuid:conversation_id>", str(conversation.pk))
     url = url.replace("<uuid:reply_id>", str(objects["conversations.reply"].pk))
-    url = url.replace("^(?P<app_label>auth|conversations)/$", "conversations/")
+    url = url.replace("^(?P<app_label>conversations|auth)/$", "conversations/")
     url = url.replace("(?P<url>.*)$", "no-such-page/")
     url = url.replace("<id>", str(objects["conversations.user"].pk))
     if route.startswith("admin/r/"):
