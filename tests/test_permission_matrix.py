@@ -556,6 +556,19 @@ TARGETED = {
         lambda t: Group.objects.filter(name="Hold", permissions=legal_power()).exists(),
         (403, 302, DONE),
     ),
+    "delete the Administrator group from the list": (
+        lambda t: (
+            "POST",
+            GROUPS,
+            {
+                "action": "delete_selected",
+                "post": "yes",
+                "_selected_action": [t["Administrator"].pk],
+            },
+        ),
+        gone("Administrator"),
+        (403, 403, DONE),
+    ),
     "delete the Reviewer group": (
         lambda t: ("POST", f"{GROUPS}{t['Reviewer'].pk}/delete/", {"post": "yes"}),
         gone("Reviewer"),
