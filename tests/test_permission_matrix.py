@@ -335,7 +335,7 @@ def test_each_persona_gets_the_answer_of_the_matrix(route, method, world, fake_u
 # the attempt took hold, checked before it is undone. DONE is a redirect after which it holds;
 # any other answer must leave it unheld.
 DONE = "done"
-NEW_PASSWORD = "a new passphrase for sam"
+NEW_PASSWORD = "a new long passphrase"
 USERS, GROUPS = "/admin/conversations/user/", "/admin/auth/group/"
 
 
