@@ -4,17 +4,23 @@ must get (failure-cases.md 8-10, 12). The URLs are read from the resolver, so a 
 without a row here fails the suite.
 
 Outcomes: a status code; "login" (a redirect to the site's login page); "admin_login" (to the
-admin's login page). POSTs carry an empty body (a malformed request for forms: 400)."""
+admin's login page). POSTs carry an empty body (a malformed request for forms: 400) and the
+CSRF token the persona's last page gave, as a browser does: the clients enforce CSRF checks.
+
+A second table tries the user and group admin against chosen targets (an ordinary staff member,
+a superuser, someone holding a permission the administrator lacks, a role, a department) with
+valid form bodies, and checks that each attempt took effect exactly when it should."""
 
 import re
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.test import Client
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 
 from conversations.audit import record_access
 from conversations.models import (
@@ -27,7 +33,7 @@ from conversations.models import (
     UsageEntry,
 )
 from conversations.models.usage import month_start
-from tests.review_fixtures import staff_in
+from tests.review_fixtures import role, staff_in
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +117,8 @@ ADMIN_SITE = {
         "GET": staff(302, 302, 302),
         "POST": staff(302, 302, 302),
     },
-    "admin/^(?P<app_label>auth|conversations|axes)/$": {
+    # An app's index (the labels in the order their admins were registered).
+    "admin/^(?P<app_label>conversations|auth|axes)/$": {
         "GET": staff(200, 200, 200),
         "POST": staff(200, 200, 200),
     },
@@ -277,7 +284,7 @@ def world(django_user_model):
             username="alice", ip_address="198.51.100.10"
         ),
     }
-    clients = {"anonymous": Client()}
+    clients = {"anonymous": Client(enforce_csrf_checks=True)}
     for persona, user in [
         ("owner", alice),
         ("other", bob),
@@ -285,9 +292,25 @@ def world(django_user_model):
         ("administrator", administrator),
         ("superuser", superuser),
     ]:
-        clients[persona] = Client()
+        clients[persona] = Client(enforce_csrf_checks=True)
         clients[persona].force_login(user)
-    return {"objects": objects, "clients": clients, "alice": alice}
+    tokens = {persona: csrf_token_of(client) for persona, client in clients.items()}
+    return {"objects": objects, "clients": clients, "tokens": tokens, "alice": alice}
+
+
+def csrf_token_of(client) -> str:
+    """The token a page's forms carry (the login page for a visitor, the chat for the rest)."""
+    page = client.get("/login/")
+    if page.status_code == 302:
+        page = client.get("/")
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+
+def attempt(world, persona: str, method: str, url: str, data=None):
+    """One request as the persona's browser sends it: with the CSRF token of its page."""
+    client = world["clients"][persona]
+    headers = {"X-CSRFToken": world["tokens"][persona]}
+    return getattr(client, method.lower())(url, data, headers=headers)
 
 
 def url_of(route: str, world) -> str:
@@ -295,7 +318,7 @@ def url_of(route: str, world) -> str:
     conversation = objects["conversations.conversation"]
     url = route.replace("<uuid:conversation_id>", str(conversation.pk))
     url = url.replace("<uuid:reply_id>", str(objects["conversations.reply"].pk))
-    url = url.replace("^(?P<app_label>auth|conversations|axes)/$", "conversations/")
+    url = url.replace("^(?P<app_label>conversations|auth|axes)/$", "conversations/")
     url = url.replace("(?P<url>.*)$", "no-such-page/")
     url = url.replace("<id>", str(objects["conversations.user"].pk))
     if route.startswith("admin/r/"):
@@ -329,7 +352,7 @@ def test_each_persona_gets_the_answer_of_the_matrix(route, method, world, fake_u
     for persona, expected in zip(PERSONAS, MATRIX[route][method], strict=True):
         # Each persona's request is undone afterwards, so a delete does not spoil the next.
         with transaction.atomic():
-            response = getattr(world["clients"][persona], method.lower())(url)
+            response = attempt(world, persona, method, url)
             got = outcome(response)
             transaction.set_rollback(True)
         if got != expected:
@@ -337,3 +360,270 @@ def test_each_persona_gets_the_answer_of_the_matrix(route, method, world, fake_u
     if wrong:
         pytest.fail(f"{method} {url}: {wrong}")
     assert fake_upstream.requests == []  # nothing here may call the relay
+
+
+# --- Against whom: the user and group admin with valid bodies, by target ---------------------
+# stan is an ordinary staff member, sam a superuser, lena a deactivated member of "Legal" (a
+# group holding a permission administrators lack); "Sales" is a department (no permissions).
+# Each attempt is built from the world as (method, URL, body, effect): the effect says whether
+# the attempt took hold, checked before it is undone. DONE is a redirect after which it holds;
+# any other answer must leave it unheld.
+DONE = "done"
+NEW_PASSWORD = "a new long passphrase"
+USERS, GROUPS = "/admin/conversations/user/", "/admin/auth/group/"
+
+
+@pytest.fixture
+def targets(world, django_user_model):
+    legal = Group.objects.create(name="Legal")
+    legal.permissions.add(legal_power())
+    lena = django_user_model.objects.create_user("lena", is_staff=True, is_active=False)
+    lena.groups.add(legal)
+    return {
+        "stan": django_user_model.objects.create_user("stan", "stan@example.com", is_staff=True),
+        "sam": django_user_model.objects.create_superuser("sam", "sam@example.com", None),
+        "lena": lena,
+        "adam": django_user_model.objects.get(username="adam"),
+        "Legal": legal,
+        "Sales": world["objects"]["auth.group"],
+        "Reviewer": role("Reviewer"),
+        "Administrator": role("Administrator"),
+    }
+
+
+def legal_power() -> Permission:
+    """Changing conversations: it unlocks the legal-hold actions (superusers only)."""
+    return Permission.objects.get(codename="change_conversation")
+
+
+def fresh(obj):
+    """The object as stored now, or None once deleted."""
+    return type(obj).objects.filter(pk=obj.pk).first()
+
+
+def user_form(user, **changes) -> dict:
+    """The user's change form as a superuser's browser posts it, with some fields changed."""
+    joined = timezone.localtime(user.date_joined)
+    fields = {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": [group.pk for group in user.groups.all()],
+        "user_permissions": [permission.pk for permission in user.user_permissions.all()],
+        "date_joined_0": joined.strftime("%Y-%m-%d"),
+        "date_joined_1": joined.strftime("%H:%M:%S"),
+        "initial-date_joined_0": joined.strftime("%Y-%m-%d"),
+        "initial-date_joined_1": joined.strftime("%H:%M:%S"),
+        **changes,
+    }
+    # A ticked box is sent as "on", an unticked one not at all.
+    return {name: "on" if value is True else value for name, value in fields.items() if value}
+
+
+def change_user(name, groups=None, **changes):
+    """The user's form with some fields changed; groups by name (all of them, as ticked)."""
+
+    def build(t):
+        if groups is not None:
+            changes["groups"] = [t[group].pk for group in groups]
+        return "POST", f"{USERS}{t[name].pk}/change/", user_form(t[name], **changes)
+
+    return build
+
+
+def get(page: str, name: str):
+    return lambda t: ("GET", f"{USERS}{t[name].pk}/{page}", None)
+
+
+def action(name: str, action_name: str, **extra):
+    def build(t):
+        body = {"action": action_name, "_selected_action": [t[name].pk], **extra}
+        return "POST", USERS, body
+
+    return build
+
+
+def change_group(name, new_name=None, power=False):
+    def build(t):
+        group = t[name]
+        permissions = [p.pk for p in group.permissions.all()]
+        if power:
+            permissions.append(legal_power().pk)
+        body = {"name": new_name or group.name, "permissions": permissions}
+        return "POST", f"{GROUPS}{group.pk}/change/", body
+
+    return build
+
+
+def holds_power(name):
+    return lambda t: fresh(t[name]).permissions.filter(pk=legal_power().pk).exists()
+
+
+def in_group(user: str, group: str):
+    return lambda t: fresh(t[user]).groups.filter(pk=t[group].pk).exists()
+
+
+def gone(name):
+    return lambda t: fresh(t[name]) is None
+
+
+TARGETED = {
+    # what: (build, effect, (reviewer, administrator, superuser))
+    "change stan's email": (
+        change_user("stan", email="new@example.com"),
+        lambda t: fresh(t["stan"]).email == "new@example.com",
+        (403, DONE, DONE),
+    ),
+    "change sam's email": (
+        change_user("sam", email="new@example.com"),
+        lambda t: fresh(t["sam"]).email == "new@example.com",
+        (403, 403, DONE),
+    ),
+    "deactivate sam": (
+        change_user("sam", is_active=False),
+        lambda t: not fresh(t["sam"]).is_active,
+        (403, 403, DONE),
+    ),
+    "take sam's superuser status": (
+        change_user("sam", is_superuser=False),
+        lambda t: not fresh(t["sam"]).is_superuser,
+        (403, 403, DONE),
+    ),
+    "put sam in Sales": (
+        change_user("sam", groups=["Sales"]),
+        in_group("sam", "Sales"),
+        (403, 403, DONE),
+    ),
+    "reactivate lena (in Legal)": (
+        change_user("lena", is_active=True),
+        lambda t: fresh(t["lena"]).is_active,
+        (403, 403, DONE),
+    ),
+    "make stan a superuser": (
+        change_user("stan", is_superuser=True),
+        lambda t: fresh(t["stan"]).is_superuser,
+        (403, 302, DONE),
+    ),
+    "grant stan a permission": (
+        lambda t: change_user("stan", user_permissions=[legal_power().pk])(t),
+        lambda t: fresh(t["stan"]).user_permissions.exists(),
+        (403, 302, DONE),
+    ),
+    "put stan in Reviewer": (
+        change_user("stan", groups=["Reviewer"]),
+        in_group("stan", "Reviewer"),
+        (403, DONE, DONE),
+    ),
+    "adam joins Legal": (
+        change_user("adam", groups=["Administrator", "Legal"]),
+        in_group("adam", "Legal"),
+        (403, 200, DONE),  # Legal is not among the groups offered: the form says so
+    ),
+    "set stan's password": (
+        lambda t: (
+            "POST",
+            f"{USERS}{t['stan'].pk}/password/",
+            {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+        ),
+        lambda t: fresh(t["stan"]).check_password(NEW_PASSWORD),
+        (403, DONE, DONE),
+    ),
+    "set sam's password": (
+        lambda t: (
+            "POST",
+            f"{USERS}{t['sam'].pk}/password/",
+            {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+        ),
+        lambda t: fresh(t["sam"]).check_password(NEW_PASSWORD),
+        (403, 403, DONE),
+    ),
+    "open sam's password page": (get("password/", "sam"), None, (403, 403, 200)),
+    "open sam's page": (get("change/", "sam"), None, (403, 200, 200)),  # read-only
+    "open sam's history": (get("history/", "sam"), None, (403, 200, 200)),
+    "open sam's delete page": (get("delete/", "sam"), None, (403, 403, 200)),
+    "delete stan": (
+        lambda t: ("POST", f"{USERS}{t['stan'].pk}/delete/", {"post": "yes"}),
+        gone("stan"),
+        (403, DONE, DONE),
+    ),
+    "delete sam": (
+        lambda t: ("POST", f"{USERS}{t['sam'].pk}/delete/", {"post": "yes"}),
+        gone("sam"),
+        (403, 403, DONE),
+    ),
+    "delete sam from the list": (
+        action("sam", "delete_selected", post="yes"),
+        gone("sam"),
+        (403, 403, DONE),
+    ),
+    "place sam under legal hold": (
+        action("sam", "place_legal_hold"),
+        lambda t: fresh(t["sam"]).legal_hold,
+        (403, 302, DONE),  # refused with a message on the list
+    ),
+    "place stan under legal hold": (
+        action("stan", "place_legal_hold"),
+        lambda t: fresh(t["stan"]).legal_hold,
+        (403, DONE, DONE),
+    ),
+    "give the Administrator group a permission": (
+        change_group("Administrator", power=True),
+        holds_power("Administrator"),
+        (403, 403, DONE),
+    ),
+    "give Sales a permission": (
+        change_group("Sales", power=True),
+        holds_power("Sales"),
+        (403, 302, DONE),  # the name is saved, the permissions are read-only
+    ),
+    "rename Sales": (
+        change_group("Sales", new_name="Sales EMEA"),
+        lambda t: fresh(t["Sales"]).name == "Sales EMEA",
+        (403, DONE, DONE),
+    ),
+    "create a group with a permission": (
+        lambda t: ("POST", f"{GROUPS}add/", {"name": "Hold", "permissions": [legal_power().pk]}),
+        lambda t: Group.objects.filter(name="Hold", permissions=legal_power()).exists(),
+        (403, 302, DONE),
+    ),
+    "delete the Administrator group from the list": (
+        lambda t: (
+            "POST",
+            GROUPS,
+            {
+                "action": "delete_selected",
+                "post": "yes",
+                "_selected_action": [t["Administrator"].pk],
+            },
+        ),
+        gone("Administrator"),
+        (403, 403, DONE),
+    ),
+    "delete the Reviewer group": (
+        lambda t: ("POST", f"{GROUPS}{t['Reviewer'].pk}/delete/", {"post": "yes"}),
+        gone("Reviewer"),
+        (403, 403, DONE),
+    ),
+}
+
+
+@pytest.mark.parametrize("what", TARGETED)
+def test_each_persona_gets_the_answer_against_each_target(what, world, targets):
+    build, effect, answers = TARGETED[what]
+    wrong = {}
+    for persona, expected in zip(PERSONAS, staff(*answers), strict=True):
+        with transaction.atomic():
+            method, url, body = build(targets)
+            response = attempt(world, persona, method, url, body)
+            got = outcome(response)
+            if effect is not None and effect(targets):
+                got = DONE if got == 302 else f"{got}, and it took effect"
+            transaction.set_rollback(True)
+        if got != expected:
+            wrong[persona] = f"expected {expected}, got {got}"
+    if wrong:
+        pytest.fail(f"{what}: {wrong}")

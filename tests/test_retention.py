@@ -302,3 +302,21 @@ def test_an_administrator_places_a_user_under_legal_hold(alice, administrator_cl
 
     alice.refresh_from_db()
     assert alice.legal_hold and remaining() == {"Old"}
+
+
+def test_an_administrator_cannot_lift_a_superusers_legal_hold(
+    alice, superuser, administrator_client
+):
+    for user in (alice, superuser):
+        user.legal_hold = True
+        user.save()
+
+    response = hold_action(
+        administrator_client, "/admin/conversations/user/", "lift_legal_hold", alice, superuser
+    )
+
+    superuser.refresh_from_db()
+    alice.refresh_from_db()
+    assert superuser.legal_hold and alice.legal_hold  # nothing was changed, alice's neither
+    page = administrator_client.get(response["Location"]).text
+    assert "only a superuser may change the legal hold of a superuser" in page

@@ -1,12 +1,11 @@
-"""The admin for people and their conversations: users, and the review workspace (conversations
-listed with their usage, and each one's transcript as its owner saw it, with every detail the
-relay sent back). Conversations and replies are read-only here; opening someone else's is
-recorded in the audit record."""
+"""The admin for conversations: the review workspace (conversations listed with their usage, and
+each one's transcript as its owner saw it, with every detail the relay sent back).
+Conversations and replies are read-only here; opening someone else's is recorded in the audit
+record."""
 
 import json
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import (
     Count,
@@ -24,24 +23,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from conversations.admin.base import ReadOnlyAdmin
-from conversations.admin.feedback import CONVERSATION_ACTIONS, USER_ACTIONS
+from conversations.admin.feedback import CONVERSATION_ACTIONS
 from conversations.audit import record_access
 from conversations.models import Conversation, Feedback, Reply, User
 from conversations.templatetags.usage import money, tokens
-
-
-@admin.register(User)
-class ChatUserAdmin(UserAdmin):
-    """Administrators manage users, but only a superuser makes superusers or grants
-    permissions one by one (an administrator could otherwise raise their own rights)."""
-
-    actions = USER_ACTIONS
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        if request.user.is_superuser:
-            return fields
-        return (*fields, "is_superuser", "user_permissions")
 
 
 def _replies_of_each_conversation():

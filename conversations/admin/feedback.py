@@ -12,6 +12,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from conversations.admin.powers import users_outranking
 from conversations.audit import record_access
 from conversations.exports import (
     FORMATS,
@@ -21,7 +22,7 @@ from conversations.exports import (
     conversations_jsonl,
     export_filename,
 )
-from conversations.models import Feedback
+from conversations.models import Feedback, User
 from conversations.rendering import render_markdown, render_plain
 
 
@@ -195,11 +196,22 @@ def export_jsonl(modeladmin, request, queryset):
 
 
 def _set_hold(modeladmin, request, queryset, hold: bool) -> None:
-    """Only for those allowed to change the objects (superusers, or a granted permission)."""
+    """Only for those allowed to change the objects (superusers, or a granted permission);
+    a user's hold, only for those who may change that user (never one who outranks them)."""
     meta = queryset.model._meta
     if not request.user.has_perm(f"{meta.app_label}.change_{meta.model_name}"):
         modeladmin.message_user(
             request, gettext("You are not allowed to change legal holds."), messages.ERROR
+        )
+        return
+    if queryset.model is User and queryset.filter(pk__in=users_outranking(request.user)).exists():
+        modeladmin.message_user(
+            request,
+            gettext(
+                "Nothing was changed: only a superuser may change the legal hold of a "
+                "superuser or of someone with permissions you do not have."
+            ),
+            messages.ERROR,
         )
         return
     count = queryset.update(legal_hold=hold)

@@ -1,0 +1,70 @@
+"""The admin for people and roles: users and groups. Administrators manage users and
+departments (groups without permissions), never anyone who outranks them (a superuser, or a
+holder of a permission they lack: see powers.py), and grant no permissions: superuser status, a
+user's own permissions, a group's permissions and the roles (groups with permissions) are a
+superuser's to give. Otherwise an administrator could raise their own rights."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+
+from conversations.admin.feedback import USER_ACTIONS
+from conversations.admin.powers import groups_within, outranks
+from conversations.models import User
+
+
+@admin.register(User)
+class ChatUserAdmin(UserAdmin):
+    """A user who outranks the administrator is shown read-only: no change of any field or
+    password, no deletion (alone or from the list), no legal hold."""
+
+    actions = USER_ACTIONS
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "is_superuser", "user_permissions")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = groups_within(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not out_of_reach(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not out_of_reach(request, obj)
+
+
+def out_of_reach(request, user) -> bool:
+    return user is not None and outranks(user, request.user)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(GroupAdmin):
+    """Administrators name, make and remove departments; a group's permissions, and the groups
+    that have some (the roles), are changed by superusers only."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "permissions")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not role_out_of_reach(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not role_out_of_reach(request, obj)
+
+
+def role_out_of_reach(request, group) -> bool:
+    """A group with permissions, for someone who is not a superuser."""
+    if group is None or request.user.is_superuser:
+        return False
+    return group.permissions.exists()
