@@ -111,7 +111,7 @@ def test_a_stream_beyond_the_cap_closes_the_users_oldest_with_a_sentence(
 ):
     settings.MAX_STREAMS_PER_USER = 2
     alice_client, bob_client = logged_in_http(asgi_server, alice), logged_in_http(asgi_server, bob)
-    fake_upstream.queue(*[{"behaviour": "ok", "text": words(40), "delay_ms": 100}] * 2)
+    fake_upstream.queue(*[{"behaviour": "ok", "text": words(60), "delay_ms": 100}] * 2)
     reply, bobs_reply = send(alice_client), send(bob_client)
     url = f"/r/{reply.pk}/stream/"
 
@@ -119,7 +119,7 @@ def test_a_stream_beyond_the_cap_closes_the_users_oldest_with_a_sentence(
     oldest = Watcher(alice_client, url).start_and_wait()
     second = Watcher(alice_client, url).start_and_wait()
     newest = Watcher(alice_client, url).start_and_wait()
-    oldest.join(5)
+    oldest.join(3)  # (the reply takes 6 s)
 
     assert not oldest.is_alive(), "the oldest stream was not closed"
     last = oldest.messages[-1]

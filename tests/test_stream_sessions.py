@@ -44,11 +44,10 @@ def page_stream_url(client: Client, reply: Reply) -> str:
     return html.unescape(STREAM_URL.search(page.text).group(1))
 
 
-def replay(client: Client, url: str):
-    """The stream's address asked for with the session cookie `client` had (as someone who
-    captured both would)."""
+def replay(session_cookie: str, url: str):
+    """The stream's address asked for with a session cookie captured earlier."""
     thief = Client()
-    thief.cookies["sessionid"] = client.cookies["sessionid"].value
+    thief.cookies["sessionid"] = session_cookie
     return thief.get(url)
 
 
@@ -77,11 +76,12 @@ def test_another_users_live_reply_is_a_404(alice_client, writing, bob_client):
 
 def test_the_stream_address_opens_nothing_after_logout(alice_client, writing):
     url = page_stream_url(alice_client, writing)
-    assert replay(alice_client, url).status_code == 200
+    cookie = alice_client.cookies["sessionid"].value
+    assert replay(cookie, url).status_code == 200
 
     alice_client.post("/logout/")
 
-    assert_opens_nothing(replay(alice_client, url))
+    assert_opens_nothing(replay(cookie, url))
 
 
 def test_the_stream_address_opens_nothing_once_the_session_expired(alice_client, writing):
