@@ -17,7 +17,7 @@ import uuid
 from urllib.parse import urlencode
 
 REPLY_ID = re.compile(rb'id="reply-([0-9a-f-]{36})"')
-# The stream's address as the page gives it to the browser (with its stream key).
+# The stream's address as the page gives it to the browser.
 STREAM_URL = re.compile(rb'hx-sse:connect="([^"]+)"')
 FINAL = b'aria-busy="false"'
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

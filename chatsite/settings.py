@@ -195,18 +195,24 @@ MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000)
 REPLY_FLUSH_INTERVAL = env_float("REPLY_FLUSH_INTERVAL", 1.0)
 REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
-# How long the key in a live reply's stream address opens it without the login check
-# (conversations/stream_keys.py); a later reconnect goes through the check.
-STREAM_KEY_MAX_AGE = env_int("STREAM_KEY_MAX_AGE", 30)
+# How often an open stream looks again at its session and its user (seconds): a logout, an
+# expired or flushed session, a changed password or a deactivated user ends it within about
+# this plus a second (views/stream.py).
+STREAM_SESSION_CHECK_INTERVAL = 3.0
+# Streams one user may have open at once in a process; opening one more closes their oldest
+# with a sentence (conversations/open_streams.py).
+MAX_STREAMS_PER_USER = max(1, env_int("MAX_STREAMS_PER_USER", 6))
 # After a reply's first token, the relay's stream is read at most this often (seconds): the
 # tokens that arrived meanwhile are taken together. Viewers get updates every 0.15 s or more
 # anyway, and a token costs the server far less in a batch than on its own.
 RELAY_READ_INTERVAL = env_float("RELAY_READ_INTERVAL", 0.1)
 # What all live viewers of a process together get at most, per second: messages, and full
-# re-renders of the markdown (between two, the new raw text is appended). With a few viewers
-# each gets an update every 0.15 s and a render every REPLY_RENDER_INTERVAL; with hundreds each
-# waits its share (200 viewers: a message every 0.25 s, a render every 2 s), so the server's
-# work per second stays bounded however many watch.
+# re-renders of the markdown (between two, the new raw text is appended). The budget is split
+# equally between the users watching, then between each user's own streams
+# (conversations/open_streams.py): with a few viewers each gets an update every 0.15 s and a
+# render every REPLY_RENDER_INTERVAL; with hundreds each waits its share (200 users with one
+# stream each: a message every 0.25 s, a render every 2 s), so the server's work per second
+# stays bounded however many watch, and one person's many tabs slow only that person.
 STREAM_MESSAGES_PER_SECOND = env_float("STREAM_MESSAGES_PER_SECOND", 800)
 STREAM_RENDERS_PER_SECOND = env_float("STREAM_RENDERS_PER_SECOND", 100)
 # A reply whose worker has been silent this long is taken as lost and marked interrupted.

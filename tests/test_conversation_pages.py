@@ -158,7 +158,7 @@ def test_generating_reply_page_refreshes_itself_without_javascript(alice, alice_
     page = alice_client.get(f"/c/{conversation.pk}/").text
 
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
-    assert f'hx-sse:connect="/r/{reply.pk}/stream/?key=' in page
+    assert f'id="reply-{reply.pk}-live" hx-sse:connect="/r/{reply.pk}/stream/"' in page
     assert 'aria-busy="true"' in page and "Stop" in page
 
 

@@ -282,9 +282,8 @@ def test_deactivating_a_user_ends_their_session(alice, alice_client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_deactivating_a_user_cuts_their_open_stream(asgi_server, alice, settings, monkeypatch):
-    monkeypatch.setattr("conversations.views.stream.ACTIVE_CHECK_INTERVAL", 0.2)
-    settings.STREAM_KEEPALIVE_INTERVAL = 0.2
+def test_deactivating_a_user_cuts_their_open_stream(asgi_server, alice):
+    # (A reply another process is writing: this stream follows it in the database.)
     conversation = Conversation.objects.create(owner=alice, model="gpt-5.5")
     reply = Reply.objects.create(
         conversation=conversation,

@@ -1,22 +1,31 @@
 """The live reply as server-sent events. A viewer gets the text so far, then what is new, and
 finally the finished reply, which replaces the live one and ends the stream. The reply's
-generation never depends on this connection: closing it only stops the watching."""
+generation never depends on this connection: closing it only stops the watching. A stream lasts
+no longer than its session: it ends, with a sentence where it was shown, a few seconds after the
+session ends (logout, expiry) or the user is deactivated, and when its user opens more than
+MAX_STREAMS_PER_USER streams (their oldest closes)."""
 
 import asyncio
 import uuid
+from contextlib import aclosing
+from importlib import import_module
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.decorators import login_required
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.template.loader import render_to_string
-from django.utils.html import escape
+from django.utils import translation
+from django.utils.html import escape, format_html
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET
 
 from conversations import live as live_registry
-from conversations import sse, stream_keys
+from conversations import open_streams, sse
 from conversations.live import LiveReply
-from conversations.models import Reply, User
+from conversations.models import Reply
+from conversations.open_streams import OpenStream
 from conversations.recovery import interrupt_if_stale
 from conversations.rendering import render_markdown
 from conversations.views.lookups import get_reply_for_user
@@ -24,61 +33,87 @@ from conversations.views.lookups import get_reply_for_user
 # The shortest gap between two messages to one viewer: deltas arriving faster are coalesced
 # (about seven updates a second reads as smooth, and each message costs the server CPU).
 MIN_GAP = 0.15
-_viewers = 0  # live viewers in this process (settings.STREAM_MESSAGES_PER_SECOND says why)
 DB_POLL_INTERVAL = 1.0
-ACTIVE_CHECK_INTERVAL = 5.0
+# The longest a stream waits, while its reply is silent, before it looks again at the cap and
+# whether its session is due a check. A tick is an empty chunk, never sent.
+TICK = 1.0
+_TICK = b""
 
-
-def reply_stream(request, reply_id: uuid.UUID):
-    """A sync view that returns an async stream. A reply being written here, asked for with a
-    fresh stream key (stream_keys.py), opens with no database query; otherwise the login check
-    and the lookup run with the middleware in one trip to the worker thread (chatsite/asgi.py).
-    The events are sent from the event loop."""
-    current = live_registry.get(reply_id)
-    if current is not None and stream_keys.opens(request, current):
-        return _event_stream(request, current.user_id, reply_id, _live_events(current), current)
-    return _checked_stream(request, reply_id)
+SIGNED_OUT = gettext_noop("You are no longer signed in, so this reply stopped updating here.")
+TOO_MANY_STREAMS = gettext_noop(
+    "This reply stopped updating here because you are following replies in too many tabs. "
+    "Reload the page to follow it again."
+)
 
 
 @login_required
 @require_GET
-def _checked_stream(request, reply_id: uuid.UUID):
-    reply = get_reply_for_user(request.user, reply_id)
-    current = live_registry.get(reply.id)
-    events = _live_events(current) if current else _stored_events(reply)
-    return _event_stream(request, request.user.pk, reply.pk, events, current)
-
-
-def _event_stream(request, user_id, reply_id, events, live: LiveReply | None):
+def reply_stream(request, reply_id: uuid.UUID):
+    """A sync view that returns an async stream. The login check runs with the middleware in one
+    trip to the worker thread (chatsite/asgi.py). A reply being written in this process knows
+    its owner, so it needs no lookup; any other goes through the owner-scoped one. The events
+    are sent from the event loop."""
+    stream = OpenStream(request.user.pk, request.session.session_key)
+    current = live_registry.get(reply_id)
+    if current is not None and current.user_id == request.user.pk:
+        events = _live_events(current, stream)
+    else:
+        reply = get_reply_for_user(request.user, reply_id)
+        current = live_registry.get(reply.pk)
+        events = _live_events(current, stream) if current else _stored_events(reply, stream)
     response = StreamingHttpResponse(
-        _while_active(user_id, _with_final(request, reply_id, events, live)),
-        content_type="text/event-stream",
+        _guarded(request, stream, reply_id, events, current), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-async def _while_active(user_id, events):
-    """Ends the stream soon after its user is deactivated (checked every few seconds)."""
+async def _guarded(request, stream: OpenStream, reply_id, events, live: LiveReply | None):
+    """The events, then the finished reply; unless a newer stream of the same user takes this
+    one's place, or its session no longer signs its user in, checked every
+    STREAM_SESSION_CHECK_INTERVAL seconds in the session store and the database (a logout or a
+    deactivation in another process counts too). Either ends it with a sentence instead."""
     loop = asyncio.get_running_loop()
+    open_streams.register(stream, settings.MAX_STREAMS_PER_USER)
     checked = loop.time()
-    async for chunk in events:
-        yield chunk
-        if loop.time() - checked >= ACTIVE_CHECK_INTERVAL:
-            checked = loop.time()
-            if not await User.objects.filter(pk=user_id, is_active=True).aexists():
-                return
+    try:
+        async with aclosing(events):
+            async for chunk in events:
+                if stream.closed_by_cap:
+                    yield _ending_message(request, reply_id, TOO_MANY_STREAMS)
+                    return
+                if loop.time() - checked >= settings.STREAM_SESSION_CHECK_INTERVAL:
+                    if not await sync_to_async(_still_signed_in)(stream):
+                        yield _ending_message(request, reply_id, SIGNED_OUT)
+                        return
+                    checked = loop.time()
+                if chunk:
+                    yield chunk
+        if live is not None and live.ended is not None:
+            # The reply as its task stored it: rendered with no database query, on the loop.
+            yield _final_message(request, live.ended)
+        else:
+            yield await sync_to_async(_final_message_from_db)(request, reply_id)
+    finally:
+        open_streams.unregister(stream)
 
 
-async def _with_final(request, reply_id, events, live: LiveReply | None):
-    async for chunk in events:
-        yield chunk
-    if live is not None and live.ended is not None:
-        # The reply as its task stored it: rendered with no database query, on the loop.
-        yield _final_message(request, live.ended)
-    else:
-        yield await sync_to_async(_final_message_from_db)(request, reply_id)
+def _still_signed_in(stream: OpenStream) -> bool:
+    """Whether the stream's session still signs its user in, as Django's login check sees it:
+    not logged out, expired or flushed, the user active and their password unchanged."""
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(stream.session_key)
+    return get_user(request).pk == stream.user_id
+
+
+def _ending_message(request, reply_id, sentence: str) -> bytes:
+    """The sentence takes the place of the element that holds the stream's connection, so the
+    page has nothing left to reconnect (htmx's SSE extension reconnects while it is there)."""
+    with translation.override(getattr(request, "LANGUAGE_CODE", None)):
+        sentence = translation.gettext(sentence)
+    note = format_html('<p class="reply-note" role="status">{}</p>', sentence)
+    return sse.message(sse.partial(f"reply-{reply_id}-live", note, "outerHTML"))
 
 
 def _final_message_from_db(request, reply_id) -> bytes:
@@ -99,30 +134,37 @@ def _snapshot(reply_id, html: str, reasoning: str) -> bytes:
     return sse.message("".join(parts))
 
 
-async def _live_events(live: LiveReply):
-    """From the reply's LiveReply: a rendered snapshot at most every REPLY_RENDER_INTERVAL
-    (longer with many viewers), and between snapshots the new raw text appended to the tail."""
-    global _viewers
-    _viewers += 1
+async def _live_events(live: LiveReply, stream: OpenStream):
+    """From the reply's LiveReply: a rendered snapshot at most every REPLY_RENDER_INTERVAL, and
+    between snapshots the new raw text appended to the tail; both less often when the process's
+    budget is shared with many viewers (the stream's share: open_streams.share)."""
+    open_streams.start_live(stream)
     try:
-        async for message in _live_messages(live):
+        async for message in _live_messages(live, stream):
             yield message
     finally:
-        _viewers -= 1
+        open_streams.stop_live(stream)
 
 
-async def _live_messages(live: LiveReply):
+async def _live_messages(live: LiveReply, stream: OpenStream):
     loop = asyncio.get_running_loop()
-    version, sent, reasoning_sent, last_render = -1, -1, 0, 0.0
+    version, sent, reasoning_sent, last_render, idle = -1, -1, 0, 0.0, 0.0
     while True:
-        if not await live.wait_for_change(version, settings.STREAM_KEEPALIVE_INTERVAL):
-            yield sse.KEEPALIVE
+        wait = min(TICK, settings.STREAM_KEEPALIVE_INTERVAL - idle)
+        if not await live.wait_for_change(version, wait):
+            idle += wait
+            if idle >= settings.STREAM_KEEPALIVE_INTERVAL:
+                idle = 0.0
+                yield sse.KEEPALIVE
+            else:
+                yield _TICK
             continue
         if live.done:
             return
-        version, now = live.version, loop.time()
+        version, now, idle = live.version, loop.time(), 0.0
+        share = open_streams.share(stream.user_id)
         render_every = max(
-            settings.REPLY_RENDER_INTERVAL, _viewers / settings.STREAM_RENDERS_PER_SECOND
+            settings.REPLY_RENDER_INTERVAL, 1 / (share * settings.STREAM_RENDERS_PER_SECOND)
         )
         if sent < 0 or now - last_render >= render_every:
             sent, html = live.rendered_text()
@@ -143,10 +185,10 @@ async def _live_messages(live: LiveReply):
                 yield sse.message("".join(parts))
         if sent:
             # Coalesce what arrives next; but the first text goes out as soon as it comes.
-            await asyncio.sleep(max(MIN_GAP, _viewers / settings.STREAM_MESSAGES_PER_SECOND))
+            await asyncio.sleep(max(MIN_GAP, 1 / (share * settings.STREAM_MESSAGES_PER_SECOND)))
 
 
-async def _stored_events(reply: Reply):
+async def _stored_events(reply: Reply, stream: OpenStream):
     """For a reply this process is not generating (another worker's, or one already ended):
     follow it in the database until it ends."""
     shown, silent = None, 0.0
@@ -160,12 +202,14 @@ async def _stored_events(reply: Reply):
         elif silent >= settings.STREAM_KEEPALIVE_INTERVAL:
             yield sse.KEEPALIVE
             silent = 0.0
+        else:
+            yield _TICK
         await asyncio.sleep(DB_POLL_INTERVAL)
         silent += DB_POLL_INTERVAL
         current = live_registry.get(reply.pk)
         if current is not None:
             # The reply started generating here after all (a queued reply): follow it live.
-            async for chunk in _live_events(current):
+            async for chunk in _live_events(current, stream):
                 yield chunk
             return
         reply = await Reply.objects.select_related("conversation").aget(pk=reply.pk)
