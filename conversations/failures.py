@@ -41,6 +41,10 @@ MESSAGES = {
         "The AI service sent a reply this site could not read. The part received is kept; "
         "you can retry."
     ),
+    "too_large": gettext_noop(
+        "The AI service sent a reply in pieces larger than this site accepts. The part "
+        "received is kept; you can retry."
+    ),
     "max_output_tokens": gettext_noop(
         "The reply reached the maximum length set for this conversation."
     ),
@@ -83,6 +87,8 @@ def _code(error: UpstreamError, got_output: bool) -> str:
         return "cut"
     if error.kind == "malformed":
         return "malformed"
+    if error.kind == "too_large":
+        return "too_large"
     return "upstream_failed"
 
 

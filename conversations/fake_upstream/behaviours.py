@@ -17,6 +17,7 @@ BEHAVIOURS = frozenset(
         "failed",
         "incomplete",
         "malformed",
+        "huge_line",
         "refusal",
     }
 )
