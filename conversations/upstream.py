@@ -344,7 +344,7 @@ def _transport_error(exc: httpx.TransportError) -> UpstreamError:
     so the kind is judged from aiohttp's own error underneath: only a timeout is a timeout."""
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     timed_out = isinstance(cause, TimeoutError | httpx.TimeoutException)
-    return UpstreamError("timeout" if timed_out else "network", detail=repr(exc))
+    return UpstreamError("timeout" if timed_out else "network", detail=repr(cause))
 
 
 # --- Reading, within caps ---------------------------------------------------------------------
