@@ -81,7 +81,7 @@ def _code(error: UpstreamError, got_output: bool) -> str:
         return "bad_request"
     if error.kind == "timeout":
         return "stalled" if got_output else "timeout"
-    if error.kind == "network":
+    if error.kind in ("network", "disconnected"):
         return "cut" if got_output else "network"
     if error.kind == "cut":
         return "cut"
@@ -95,6 +95,6 @@ def _code(error: UpstreamError, got_output: bool) -> str:
 def status_for(error: UpstreamError, got_output: bool) -> str:
     """Failed when nothing arrived or the relay said it failed; interrupted when a reply that
     was arriving was cut off (cut connection, stall, network)."""
-    if got_output and error.kind in {"timeout", "network", "cut"}:
+    if got_output and error.kind in {"timeout", "network", "disconnected", "cut"}:
         return "interrupted"
     return "failed"

@@ -331,20 +331,32 @@ async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
         raise _transport_error(exc) from exc
     except aiohttp.ClientError as exc:
         # An answer aiohttp could not parse as HTTP (httpx-aiohttp passes these on as they are).
-        raise UpstreamError("network", detail=repr(exc)) from exc
+        raise UpstreamError("disconnected", detail=repr(exc)) from exc
     finally:
         if response is not None:
             # Stop, a cancelled task or an error: closing mid-body closes the connection.
             await response.aclose()
 
 
+# Failures to reach the relay at all (refused, unreachable, DNS, TLS, the proxy): the request
+# never left, so it may go again.
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ClientHttpProxyError, httpx.ConnectError)
+
+
 def _transport_error(exc: httpx.TransportError) -> UpstreamError:
-    """A timeout, or a network error (refused, unreachable, TLS, the relay closed the
-    connection). httpx-aiohttp reports every aiohttp connection error as httpx.ConnectTimeout,
-    so the kind is judged from aiohttp's own error underneath: only a timeout is a timeout."""
+    """Kind timeout; network when the relay could not be reached (nothing was sent, a retry is
+    safe); disconnected when the connection ended after the request went out (the relay may
+    have read it, so it is not sent again: a second copy is a second bill). httpx-aiohttp
+    reports every aiohttp connection error as httpx.ConnectTimeout, so the kind is judged from
+    aiohttp's own error underneath."""
     cause = exc.__cause__ if exc.__cause__ is not None else exc
-    timed_out = isinstance(cause, TimeoutError | httpx.TimeoutException)
-    return UpstreamError("timeout" if timed_out else "network", detail=repr(cause))
+    if isinstance(cause, TimeoutError | httpx.TimeoutException):
+        kind = "timeout"
+    elif isinstance(cause, _NOT_SENT):
+        kind = "network"
+    else:
+        kind = "disconnected"
+    return UpstreamError(kind, detail=repr(cause))
 
 
 # --- Reading, within caps ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The HTTP client to the relay (conversations/upstream.py on httpx over aiohttp), against small
-servers on real sockets: a POST never sent twice, pooled connections the relay closed,
+servers on real sockets: a POST never sent twice (nor retried once the relay may have read
+it), pooled connections the relay closed,
 connections kept or closed after a reply, timeouts told apart from disconnects, TLS
 verification, and the proxy variables (HTTPS_PROXY through a real forward proxy, NO_PROXY, and
 a loopback relay always reached directly)."""
@@ -14,8 +15,10 @@ import time
 import pytest
 
 from conversations import upstream
+from conversations.models import Reply
 from conversations.upstream import Finished, TextDelta, UpstreamError
-from tests.conftest import free_port
+from tests.chat_helpers import latest_reply, logged_in, send
+from tests.conftest import free_port, wait_for_reply
 
 pytestmark = pytest.mark.asyncio
 
@@ -146,8 +149,27 @@ async def test_a_post_is_sent_once_when_the_relay_closed_the_pooled_connection(s
             await reply({"model": "m", "input": "second"})
         await asyncio.sleep(0.3)
     # The relay may have read it: it is not sent again (a second copy is a second bill).
-    assert caught.value.kind == "network"
+    assert caught.value.kind == "disconnected" and not caught.value.retryable
     assert len(server.requests) == 2 and b'"second"' in server.requests[1]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reply_whose_request_the_relay_may_have_read_is_not_retried(alice, settings):
+    # The relay reads the POST and closes the connection without a word: the reply fails
+    # plainly, and the request is not sent again, though retries are allowed.
+    settings.UPSTREAM_MAX_RETRIES = 2
+
+    async def handler(server, reader, writer):
+        await server.read_request(reader)
+
+    async with serve(handler) as server:
+        settings.RESPONSES_API_BASE_URL = server.url()
+        client = await logged_in(alice)
+        await send(client, "Hello?")
+        reply = await wait_for_reply((await latest_reply(alice)).pk)
+        await asyncio.sleep(1.5)  # a retry would come within the first backoff (about 0.5 s)
+    assert reply.status == Reply.Status.FAILED and reply.error_code == "network"
+    assert reply.attempts == 1 and len(server.requests) == 1
 
 
 async def test_a_connection_the_relay_closed_while_idle_is_not_used(settings):
@@ -198,7 +220,7 @@ async def test_stopping_a_reply_closes_the_relay_connection(settings):
 
 
 # --- Timeouts and disconnects ---------------------------------------------------------------
-async def test_a_relay_that_closes_without_answering_is_a_network_error_not_a_timeout(settings):
+async def test_a_relay_that_closes_without_answering_is_a_disconnect_not_a_timeout(settings):
     async def handler(server, reader, writer):
         await server.read_request(reader)
 
@@ -206,10 +228,10 @@ async def test_a_relay_that_closes_without_answering_is_a_network_error_not_a_ti
         settings.RESPONSES_API_BASE_URL = server.url()
         with pytest.raises(UpstreamError) as caught:
             await reply()
-    assert caught.value.kind == "network"
+    assert caught.value.kind == "disconnected"
 
 
-async def test_a_relay_that_closes_mid_reply_is_a_network_error_after_the_text(settings):
+async def test_a_relay_that_closes_mid_reply_is_a_disconnect_after_the_text(settings):
     async def handler(server, reader, writer):
         await server.read_request(reader)
         writer.write(SSE_HEAD + DELTA)
@@ -221,7 +243,7 @@ async def test_a_relay_that_closes_mid_reply_is_a_network_error_after_the_text(s
         with pytest.raises(UpstreamError) as caught:
             async for event in upstream.stream_response({"model": "m", "input": "hi"}):
                 text += event.text if isinstance(event, TextDelta) else ""
-    assert caught.value.kind == "network" and text == "first"
+    assert caught.value.kind == "disconnected" and text == "first"
 
 
 async def test_silence_before_the_answer_is_a_timeout(settings):
