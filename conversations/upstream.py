@@ -360,9 +360,6 @@ def _transport_error(exc: httpx.TransportError) -> UpstreamError:
 
 
 # --- Reading, within caps ---------------------------------------------------------------------
-# A read that brings this much is followed by the next one at once, even in batches: a large
-# event (the final response object) is arriving and should not wait an interval per piece.
-LARGE_READ = 16 * 1024
 
 
 class _Reading:
@@ -379,12 +376,14 @@ async def _chunks(response: httpx.Response, reading: _Reading) -> AsyncIterator[
     """The body as it arrives. In batches, the next read waits until `interval` after this
     one: what arrives meanwhile waits in the connection's buffer and comes in one piece, so a
     stream of small events costs one trip through every layer per interval, not one per event.
-    A silent relay still times out (the read timeout counts silence, not reads)."""
+    A read that ends inside a line (a large event, the final response object, arriving in
+    pieces) is followed at once. A silent relay still times out (the read timeout counts
+    silence, not reads)."""
     loop = asyncio.get_running_loop()
     async for chunk in response.aiter_bytes():
         read_at = loop.time()
         yield chunk
-        if reading.interval and len(chunk) < LARGE_READ:
+        if reading.interval and chunk[-1:] in (b"\n", b"\r"):
             delay = read_at + reading.interval - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -219,6 +219,37 @@ async def test_stopping_a_reply_closes_the_relay_connection(settings):
         await asyncio.wait_for(server.eof_seen.wait(), 5)  # the relay can stop working
 
 
+async def test_a_large_final_event_arriving_in_pieces_is_not_slowed_by_batched_reads(settings):
+    # After the first token the relay is read at most every 0.3 s; the final event (the whole
+    # response object, 300 KB) comes in 30 pieces 20 ms apart: each is read as it arrives,
+    # not one per interval (which would take 9 s).
+    settings.RELAY_READ_INTERVAL = 0.3
+    text = "word " * 60_000
+    final = {"type": "response.completed", "response": {"id": "r1", "output_text": text}}
+    data = f"data: {json.dumps(final)}\n\n".encode()
+    size = len(data) // 30 + 1
+    pieces = [data[start : start + size] for start in range(0, len(data), size)]
+    sent = []
+
+    async def handler(server, reader, writer):
+        await server.read_request(reader)
+        writer.write(SSE_HEAD + DELTA)
+        for piece in pieces:
+            await asyncio.sleep(0.02)
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+        writer.write(END)
+        sent.append(time.monotonic())
+        await server.wait_for_eof(reader)
+
+    async with serve(handler) as server:
+        settings.RESPONSES_API_BASE_URL = server.url()
+        _, finished = await reply()
+        ended = time.monotonic()
+    assert finished is not None and finished.response["output_text"] == text
+    assert ended - sent[0] < 0.5
+
+
 # --- Timeouts and disconnects ---------------------------------------------------------------
 async def test_a_relay_that_closes_without_answering_is_a_disconnect_not_a_timeout(settings):
     async def handler(server, reader, writer):
