@@ -186,6 +186,16 @@ UPSTREAM_IDLE_TIMEOUT = env_float("UPSTREAM_IDLE_TIMEOUT", 300.0)
 # Retries before the first token (5xx, 429, network): how many, and the most time spent waiting.
 UPSTREAM_MAX_RETRIES = env_int("UPSTREAM_MAX_RETRIES", 2)
 UPSTREAM_MAX_RETRY_WAIT = env_float("UPSTREAM_MAX_RETRY_WAIT", 20.0)
+# Connections to the relay open at once, at most (each reply being written holds one): past
+# it a reply waits for one to be free, up to 30 s.
+UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 500)
+# Bytes the server holds for one piece of the relay's answer; past it the reply fails with the
+# text received so far. An event's JSON comes on one line, and the last event of a reply
+# carries the whole response object (a long reply's text, maybe escaped): be generous.
+UPSTREAM_MAX_LINE_BYTES = env_int("UPSTREAM_MAX_LINE_BYTES", 4 * 1024 * 1024)
+UPSTREAM_MAX_EVENT_BYTES = env_int("UPSTREAM_MAX_EVENT_BYTES", 8 * 1024 * 1024)
+# A whole JSON answer (a relay that ignores "stream").
+UPSTREAM_MAX_BODY_BYTES = env_int("UPSTREAM_MAX_BODY_BYTES", 8 * 1024 * 1024)
 # Demo replies: milliseconds between simulated tokens.
 DEMO_TOKEN_DELAY_MS = env_int("DEMO_TOKEN_DELAY_MS", 30)
 

@@ -41,6 +41,10 @@ MESSAGES = {
         "The AI service sent a reply this site could not read. The part received is kept; "
         "you can retry."
     ),
+    "too_large": gettext_noop(
+        "The AI service sent a reply in pieces larger than this site accepts. The part "
+        "received is kept; you can retry."
+    ),
     "max_output_tokens": gettext_noop(
         "The reply reached the maximum length set for this conversation."
     ),
@@ -77,18 +81,20 @@ def _code(error: UpstreamError, got_output: bool) -> str:
         return "bad_request"
     if error.kind == "timeout":
         return "stalled" if got_output else "timeout"
-    if error.kind == "network":
+    if error.kind in ("network", "disconnected"):
         return "cut" if got_output else "network"
     if error.kind == "cut":
         return "cut"
     if error.kind == "malformed":
         return "malformed"
+    if error.kind == "too_large":
+        return "too_large"
     return "upstream_failed"
 
 
 def status_for(error: UpstreamError, got_output: bool) -> str:
     """Failed when nothing arrived or the relay said it failed; interrupted when a reply that
     was arriving was cut off (cut connection, stall, network)."""
-    if got_output and error.kind in {"timeout", "network", "cut"}:
+    if got_output and error.kind in {"timeout", "network", "disconnected", "cut"}:
         return "interrupted"
     return "failed"

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import aiohttp
 import httpx
 from django.conf import settings
+from httpx_aiohttp import HttpxAiohttpClient
 
 from conversations.redaction import redact, redact_error, redact_json
-from conversations.relay_transport import LeanHTTP11Transport
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,13 @@ Event = Started | TextDelta | ReasoningDelta | RefusalDelta | Finished
 
 # --- Errors ---------------------------------------------------------------------------------
 class UpstreamError(Exception):
-    """Anything that went wrong talking to the relay. `kind` is one of: http, network,
-    timeout, cut (stream ended with no terminal event), malformed, stream_error. The relay's
-    code and detail are kept without the API key, the detail cut to MAX_ERROR_DETAIL."""
+    """Anything that went wrong talking to the relay. `kind` is one of: http, network (the
+    relay could not be reached: nothing was sent), disconnected (the connection ended after the
+    request went out), timeout, cut (stream ended with no terminal event), malformed,
+    stream_error, too_large (an answer past the size caps). `sent` says whether the relay may
+    have read the request: then it is never sent again (a second copy is a second bill). The
+    relay's code and detail are kept without the API key, the detail cut to
+    MAX_ERROR_DETAIL."""
 
     def __init__(
         self,
@@ -92,8 +97,10 @@ class UpstreamError(Exception):
         code: str = "",
         detail: str = "",
         retry_after: float | None = None,
+        sent: bool = True,
     ):
         self.kind = kind
+        self.sent = sent and kind != "network"
         self.status = status
         self.code = redact_error(code)
         self.detail = redact_error(detail)[:MAX_ERROR_DETAIL]
@@ -102,9 +109,10 @@ class UpstreamError(Exception):
 
     @property
     def retryable(self) -> bool:
-        """Safe to repeat the request, as long as no token reached the user yet."""
+        """Safe to repeat the request, as long as no token reached the user yet: the relay
+        never had it, or answered that it did not take it (429, 5xx)."""
         if self.kind in {"network", "timeout"}:
-            return True
+            return not self.sent
         return self.kind == "http" and (self.status == 429 or (self.status or 0) >= 500)
 
     @property
@@ -185,6 +193,13 @@ def output_text(response: dict[str, Any]) -> str:
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = (
     weakref.WeakKeyDictionary()
 )
+# How long a connection to the relay is kept unused for the next reply. Relays (nginx, Go
+# servers) close idle ones after a minute or more: letting go first makes it rare that a
+# request meets a connection the relay is just closing (such a request fails, never goes twice).
+KEEPALIVE_SECONDS = 15.0
+# A relay on this machine (the demo's fake relay, a local gateway) is never reached through a
+# proxy, whatever HTTPS_PROXY says: a proxy elsewhere cannot reach our loopback.
+_LOOPBACK_DIRECT = {"all://127.0.0.1": None, "all://localhost": None, "all://[::1]": None}
 
 
 def base_url() -> str:
@@ -196,19 +211,45 @@ def base_url() -> str:
 
 
 def _client() -> httpx.AsyncClient:
-    """One pooled client per event loop (tests run several loops; a server runs one). Its
-    transport is our own lean HTTP/1.1 one: httpx's default spent most of the server's CPU
-    per relayed token (relay_transport.py says why)."""
+    """One pooled client per event loop (tests run several loops; a server runs one), closed
+    when its loop ends. httpx over aiohttp (httpx-aiohttp): httpx's default transport spent most
+    of the server's CPU per relayed token. The proxy variables (HTTPS_PROXY, NO_PROXY...) are
+    honoured as httpx reads them; TLS is verified against SSL_CERT_FILE / SSL_CERT_DIR when
+    set, else certifi's bundle. aiohttp never sends a POST twice by itself."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = httpx.AsyncClient(
-            transport=LeanHTTP11Transport(max_idle_per_origin=100),
+        client = HttpxAiohttpClient(
+            verify=httpx.create_ssl_context(trust_env=True),
+            limits=httpx.Limits(
+                max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            ),
+            trust_env=True,
+            mounts=_LOOPBACK_DIRECT,
             follow_redirects=False,
-            trust_env=False,
         )
         _clients[loop] = client
+        _close_when_the_loop_ends(loop, client)
     return client
+
+
+def _close_when_the_loop_ends(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> None:
+    """A task that waits until it is cancelled, which asyncio.run, uvicorn and asgiref do to
+    every task left when their loop ends, then closes the client's connections."""
+
+    async def close_at_the_end() -> None:
+        try:
+            await loop.create_future()
+        finally:
+            await client.aclose()
+
+    task = loop.create_task(close_at_the_end(), name="relay client closer")
+    _closers.add(task)  # a task nobody references may be garbage-collected
+    task.add_done_callback(_closers.discard)
+
+
+_closers: set[asyncio.Task] = set()
 
 
 def _timeout() -> httpx.Timeout:
@@ -278,7 +319,8 @@ async def _http_error(response: httpx.Response) -> UpstreamError:
 
 async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
     """POSTs a streamed request and yields events until the terminal one. Raises
-    UpstreamError for HTTP errors, timeouts, cut or malformed streams and mid-stream errors."""
+    UpstreamError for HTTP errors, timeouts, cut or malformed streams, mid-stream errors and
+    answers past the size caps."""
     url = f"{base_url()}/responses"
     client = _client()
     request = client.build_request(
@@ -292,28 +334,107 @@ async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
         content_type = response.headers.get("content-type", "")
         if "text/event-stream" not in content_type:
             # A relay that ignored "stream": answer from the whole JSON body.
-            for event in _events_from_body(await response.aread()):
+            for event in _events_from_body(await _read_body(response)):
                 yield event
             return
-        messages = _sse_messages(response)
-        batch_reads = response.extensions.get("batch_reads")
+        reading = _Reading()
+        messages = _sse_messages(
+            _chunks(response, reading),
+            settings.UPSTREAM_MAX_LINE_BYTES,
+            settings.UPSTREAM_MAX_EVENT_BYTES,
+        )
         async for event in _events_from_stream(messages):
-            if batch_reads is not None and isinstance(event, TextDelta | ReasoningDelta):
-                # The first token went out at once; what follows is read in batches.
-                batch_reads(settings.RELAY_READ_INTERVAL)
-                batch_reads = None
+            if not reading.interval and isinstance(event, TextDelta | ReasoningDelta):
+                # The first token goes out at once; what follows is read in batches.
+                reading.interval = settings.RELAY_READ_INTERVAL
             if isinstance(event, Finished):
                 _read_to_the_end_in_background(response, messages)
                 response = None  # the background task closes it
             yield event
-    except httpx.TimeoutException as exc:
-        raise UpstreamError("timeout", detail=repr(exc)) from exc
     except httpx.TransportError as exc:
-        raise UpstreamError("network", detail=repr(exc)) from exc
+        raise _transport_error(exc) from exc
+    except aiohttp.ClientError as exc:
+        # An answer aiohttp could not parse as HTTP (httpx-aiohttp passes these on as they are).
+        raise UpstreamError("disconnected", detail=repr(exc)) from exc
     finally:
         if response is not None:
             # Stop, a cancelled task or an error: closing mid-body closes the connection.
             await response.aclose()
+
+
+# Failures to reach the relay at all (refused, unreachable, DNS, TLS, the proxy): the request
+# never left, so it may go again.
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ClientHttpProxyError, httpx.ConnectError)
+# Timeouts before the request could leave: connecting, or waiting for a free connection.
+_TIMED_OUT_BEFORE_SENDING = (
+    aiohttp.ConnectionTimeoutError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+
+
+def _transport_error(exc: httpx.TransportError) -> UpstreamError:
+    """Kind timeout (sent or not); network when the relay could not be reached (nothing was
+    sent, a retry is safe); disconnected when the connection ended after the request went out
+    (the relay may have read it, so it is not sent again: a second copy is a second bill).
+    httpx-aiohttp reports every aiohttp connection error as httpx.ConnectTimeout, so the kind
+    is judged from aiohttp's own error underneath."""
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    if isinstance(cause, TimeoutError | httpx.TimeoutException):
+        sent = not isinstance(cause, _TIMED_OUT_BEFORE_SENDING)
+        return UpstreamError("timeout", detail=repr(cause), sent=sent)
+    if isinstance(cause, _NOT_SENT):
+        return UpstreamError("network", detail=repr(cause), sent=False)
+    return UpstreamError("disconnected", detail=repr(cause))
+
+
+# --- Reading, within caps ---------------------------------------------------------------------
+
+
+class _Reading:
+    """How the relay's body is read: at once (interval 0), or at most every `interval` seconds
+    once the first token went out."""
+
+    __slots__ = ("interval",)
+
+    def __init__(self) -> None:
+        self.interval = 0.0
+
+
+async def _chunks(response: httpx.Response, reading: _Reading) -> AsyncIterator[bytes]:
+    """The body as it arrives. In batches, the next read waits until `interval` after this
+    one: what arrives meanwhile waits in the connection's buffer and comes in one piece, so a
+    stream of small events costs one trip through every layer per interval, not one per event.
+    A read that ends inside a line (a large event, the final response object, arriving in
+    pieces) is followed at once. A silent relay still times out (the read timeout counts
+    silence, not reads)."""
+    loop = asyncio.get_running_loop()
+    async for chunk in response.aiter_bytes():
+        read_at = loop.time()
+        yield chunk
+        if reading.interval and chunk[-1:] in (b"\n", b"\r"):
+            delay = read_at + reading.interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+
+def _too_large(what: str, limit: int) -> UpstreamError:
+    """Kind too_large: the relay sent more than the server keeps in memory for one piece of an
+    answer (failures.py says it to the user; the text received so far is kept)."""
+    return UpstreamError("too_large", detail=f"{what} longer than {limit} bytes")
+
+
+async def _read_body(response: httpx.Response) -> bytes:
+    """A whole JSON body, up to UPSTREAM_MAX_BODY_BYTES."""
+    limit = settings.UPSTREAM_MAX_BODY_BYTES
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large("a response body", limit)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 # What follows a terminal event (a relay's [DONE], the end of the chunked body) is read in the
@@ -335,7 +456,7 @@ async def _read_to_the_end(response: httpx.Response, messages) -> None:
         async with asyncio.timeout(DRAIN_SECONDS):
             async for _ in messages:
                 pass
-    except (TimeoutError, httpx.HTTPError):
+    except (TimeoutError, httpx.HTTPError, aiohttp.ClientError, UpstreamError):
         pass
     finally:
         await response.aclose()
@@ -361,13 +482,17 @@ def _events_from_body(raw: bytes) -> list[Event]:
     return events
 
 
-async def _sse_messages(response: httpx.Response) -> AsyncIterator[tuple[str, bytes]]:
+async def _sse_messages(
+    chunks: AsyncIterator[bytes], max_line: int, max_event: int
+) -> AsyncIterator[tuple[str, bytes]]:
     """(event name, data) of each server-sent event, parsed from the raw bytes as the SSE
     specification says: lines end with LF, CRLF or CR, ":" starts a comment, the data lines of
     a message are joined with LF and a blank line ends the message. A lean parser: reading
-    each token is most of the server's work while replies stream."""
-    pending, name, data = b"", b"", []
-    async for chunk in response.aiter_bytes():
+    each token is most of the server's work while replies stream. A line longer than
+    `max_line` bytes, or an event whose data is longer than `max_event`, is refused as soon as
+    it is known, not buffered whole."""
+    pending, name, data, size = b"", b"", [], 0
+    async for chunk in chunks:
         pending += chunk
         if b"\r" in pending:
             # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
@@ -375,18 +500,27 @@ async def _sse_messages(response: httpx.Response) -> AsyncIterator[tuple[str, by
             pending = pending[: len(pending) - len(kept)].replace(b"\r\n", b"\n")
             pending = pending.replace(b"\r", b"\n") + kept
         if b"\n" not in pending:
+            if len(pending) > max_line:
+                raise _too_large("an event-stream line", max_line)
             continue
         *lines, pending = pending.split(b"\n")
+        if len(pending) > max_line:
+            raise _too_large("an event-stream line", max_line)
         for line in lines:
             if not line:
                 if data:
                     yield name.decode("utf-8", "replace"), b"\n".join(data)
-                name, data = b"", []
+                name, data, size = b"", [], 0
+            elif len(line) > max_line:
+                raise _too_large("an event-stream line", max_line)
             elif line[0] != 58:  # not a ":" comment
                 field, _, value = line.partition(b":")
                 if value[:1] == b" ":
                     value = value[1:]
                 if field == b"data":
+                    size += len(value) + 1
+                    if size > max_event:
+                        raise _too_large("an event", max_event)
                     data.append(value)
                 elif field == b"event":
                     name = value

@@ -206,3 +206,50 @@ async def test_api_key_and_upstream_body_stay_out_of_the_log_and_the_user_messag
     assert fake_upstream.requests[0]["headers"]["authorization"] == (
         f"Bearer {settings.RESPONSES_API_KEY}"
     )
+
+
+# --- What the server holds in memory for one answer --------------------------------------------
+LINE_BYTES = 16 * 1024 * 1024
+
+
+async def test_a_line_past_the_cap_fails_the_reply_at_the_cap_and_keeps_the_text(
+    alice, fake_upstream, settings
+):
+    # A relay that sends a 16 MiB line with no newline: the server stops reading it at the cap
+    # (1 MiB here) instead of buffering it whole, and the reply keeps what arrived before it.
+    settings.UPSTREAM_MAX_LINE_BYTES = 1024 * 1024
+    reply = await run(
+        alice,
+        {"behaviour": "huge_line", "text": TEXT, "after_tokens": 3, "bytes": LINE_BYTES},
+        fake_upstream,
+    )
+
+    assert reply.status == Reply.Status.FAILED
+    assert reply.error_code == "too_large"
+    assert reply.text and TEXT.startswith(reply.text) and reply.text != TEXT
+    # The connection was closed early: the relay could not hand over the whole line.
+    assert fake_upstream.requests[0]["body_bytes"] < LINE_BYTES
+
+
+async def test_an_event_past_the_cap_fails_the_reply_and_keeps_the_text(
+    alice, fake_upstream, settings
+):
+    # Every delta is small; the closing events carry the whole text, past the cap.
+    settings.UPSTREAM_MAX_EVENT_BYTES = 2000
+    text = "word " * 500
+    reply = await run(alice, {"behaviour": "ok", "text": text}, fake_upstream)
+
+    assert reply.status == Reply.Status.FAILED
+    assert reply.error_code == "too_large"
+    assert reply.text == text
+
+
+async def test_a_json_answer_past_the_cap_fails_the_reply(alice, fake_upstream, settings):
+    settings.UPSTREAM_MAX_BODY_BYTES = 1000
+    reply = await run(
+        alice, {"behaviour": "ok", "text": "word " * 500, "ignore_stream": True}, fake_upstream
+    )
+
+    assert reply.status == Reply.Status.FAILED
+    assert reply.error_code == "too_large"
+    assert reply.error_message.startswith("The AI service sent a reply in pieces larger")

@@ -72,7 +72,12 @@ class FakeUpstreamApp:
             for name, value in scope["headers"]
         }
         request = _parse_json(body)
-        self.state.log_request(request if isinstance(request, dict) else None, headers)
+        entry = self.state.log_request(request if isinstance(request, dict) else None, headers)
+        plan = self._responses_plan(headers, request)
+        plan.log_entry = entry
+        return plan
+
+    def _responses_plan(self, headers: dict[str, str], request) -> Plan:
         problem = _check_request(headers, request)
         if problem is not None:
             return problem

@@ -18,6 +18,7 @@ BEHAVIOURS = frozenset(
         "failed",
         "incomplete",
         "malformed",
+        "huge_line",
         "refusal",
     }
 )

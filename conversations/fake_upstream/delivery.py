@@ -41,6 +41,7 @@ class Plan:
     split_utf8: bool = False
     rechunk_seed: int | None = None
     chunk_delay: float = 0.0
+    log_entry: dict | None = None  # the request's entry in the fake's log
 
 
 def json_plan(status: int, body: object, headers: list | None = None) -> Plan:
@@ -97,21 +98,26 @@ class Interrupt:
 
 
 async def deliver(send, plan: Plan, interrupt: Interrupt) -> None:
-    """Send `plan`; stop early (ending the body cleanly) when interrupted."""
+    """Send `plan`; stop early (ending the body cleanly) when interrupted. The request's log
+    entry, if any, counts the body bytes handed to the server so far (`body_bytes`): how much
+    a client took before it left."""
     if plan.head_wait and not await interrupt.pause(plan.head_wait):
         plan = json_plan(503, {"error": {"message": "The fake upstream is stopping."}})
     await send({"type": "http.response.start", "status": plan.status, "headers": plan.headers})
-    completed = await _send_steps(send, _chunked_steps(plan), plan.chunk_delay, interrupt)
+    steps = _chunked_steps(plan)
+    sent = plan.log_entry if plan.log_entry is not None else {}
+    completed = await _send_steps(send, steps, plan.chunk_delay, interrupt, sent)
     if completed and plan.abort:
         raise AbortConnection
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _send_steps(send, steps, chunk_delay: float, interrupt: Interrupt) -> bool:
+async def _send_steps(send, steps, chunk_delay: float, interrupt: Interrupt, sent: dict) -> bool:
     """Send the frames; waits are kept against a schedule, so small sleep overshoots do not
     add up over hundreds of tokens."""
     loop = asyncio.get_running_loop()
     due = loop.time()
+    sent["body_bytes"] = 0
     for step in steps:
         if isinstance(step, Wait):
             due = max(due, loop.time() - max(step.seconds, _MAX_CATCH_UP)) + step.seconds
@@ -119,6 +125,7 @@ async def _send_steps(send, steps, chunk_delay: float, interrupt: Interrupt) -> 
                 return False
             continue
         await send({"type": "http.response.body", "body": step, "more_body": True})
+        sent["body_bytes"] += len(step)
         if chunk_delay and not await interrupt.pause(chunk_delay):
             return False
         if interrupt.is_set():

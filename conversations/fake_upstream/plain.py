@@ -50,7 +50,7 @@ _HTML_PAGE = (
     "<html><head><title>{status} Error</title></head><body><center><h1>{status} Error</h1>"
     "</center><hr><center>nginx</center></body></html>\n"
 )
-_TRUNCATING = {"cut", "error_event", "failed", "incomplete", "malformed"}
+_TRUNCATING = {"cut", "error_event", "failed", "incomplete", "malformed", "huge_line"}
 
 
 def error_body(message: str, error_type: str, param: str | None, code: str | None) -> dict:

@@ -142,7 +142,8 @@ class FakeUpstream:
 
     @property
     def requests(self) -> list[dict]:
-        """A snapshot of the received POST /v1/responses: {"json", "headers", "time"}."""
+        """A snapshot of the received POST /v1/responses: {"json", "headers", "time",
+        "body_bytes" (of the answer, sent so far)}."""
         return self.state.requests()
 
     def reset(self) -> None:

@@ -60,6 +60,10 @@ class Script:
         """A data line sent as is (e.g. invalid JSON, or the [DONE] marker)."""
         self._frame(None, data)
 
+    def raw_bytes(self, data: bytes) -> None:
+        """Bytes sent as they are, not as a frame (a piece of a line that goes on)."""
+        self.steps.append(data)
+
     def wait(self, seconds: float, droppable: bool = True) -> None:
         if seconds > 0:
             self.steps.append(Wait(seconds, droppable))

@@ -31,10 +31,12 @@ class FakeState:
         with self._lock:
             return self._queue.popleft() if self._queue else None
 
-    def log_request(self, body: dict | None, headers: dict[str, str]) -> None:
-        entry = {"json": body, "headers": headers, "time": time.time()}
+    def log_request(self, body: dict | None, headers: dict[str, str]) -> dict:
+        """The entry logged; its "body_bytes" counts the answer's body bytes as they go out."""
+        entry = {"json": body, "headers": headers, "time": time.time(), "body_bytes": 0}
         with self._lock:
             self._requests.append(entry)
+        return entry
 
     def requests(self) -> list[dict]:
         with self._lock:

@@ -6,7 +6,9 @@ from conversations.fake_upstream.responses import Turn
 from conversations.fake_upstream.sse import Script
 
 # Behaviours that stop the text after `after_tokens` deltas.
-_TRUNCATING = {"cut", "error_event", "failed", "incomplete", "malformed"}
+_TRUNCATING = {"cut", "error_event", "failed", "incomplete", "malformed", "huge_line"}
+# huge_line: the line goes out in pieces of this size, all one shared bytes object.
+_HUGE_LINE_PIECE = 64 * 1024
 _DEFAULT_ERROR = ("server_error", "The server had an error while processing your request.")
 
 
@@ -84,6 +86,9 @@ def _answer(script: Script, turn: Turn, used: int) -> None:
             echo = credentials_echo(turn.behaviour)
             script.raw_data('{"type":"response.output_text.delta","delta":"unfinished' + echo)
         return
+    if name == "huge_line":
+        _huge_line(script, turn.behaviour.integer("bytes", 16 * 1024 * 1024))
+        return
     if name in ("error_event", "failed"):
         _fail(script, turn, _output(turn, text, "incomplete"))
         return
@@ -94,6 +99,15 @@ def _answer(script: Script, turn: Turn, used: int) -> None:
     item = turn.message_item(text, status)
     script.event("response.output_item.done", output_index=index, item=item)
     _finish(script, turn, status, _output(turn, text, status), used)
+
+
+def _huge_line(script: Script, size: int) -> None:
+    """A data line of `size` bytes that never ends (no newline), then the end of the body."""
+    piece = b"x" * _HUGE_LINE_PIECE
+    script.raw_bytes(b"data: ")
+    for _ in range(size // _HUGE_LINE_PIECE):
+        script.raw_bytes(piece)
+    script.raw_bytes(b"x" * (size % _HUGE_LINE_PIECE))
 
 
 def _open_message(script: Script, turn: Turn, index: int, part: dict) -> None:
