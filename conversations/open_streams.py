@@ -51,6 +51,10 @@ def start_live(stream: OpenStream) -> None:
 
 
 def stop_live(stream: OpenStream) -> None:
+    """Once per stream, however often it is called (a closed stream's events may be finalised
+    after it was unregistered)."""
+    if not stream.live:
+        return
     stream.live = False
     _live[stream.user_id] -= 1
     if not _live[stream.user_id]:

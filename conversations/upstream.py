@@ -28,8 +28,10 @@ TERMINAL_TYPES = {"response.completed", "response.incomplete", "response.failed"
 
 
 # --- Events ---------------------------------------------------------------------------------
-# Events that carry the relay's metadata take the API key out of it when they are built
-# (redaction.py): whatever a relay echoes never reaches the database, the log or a reviewer.
+# Every event takes the API key out of what it carries when it is built (redaction.py):
+# whatever a relay echoes, in its metadata or in the text itself, never reaches a browser, the
+# database, the log or a reviewer. (A key split across two deltas would pass: a relay that
+# injects its own text into the reply does so in one piece.)
 @dataclass(frozen=True, slots=True)
 class Started:
     response_id: str
@@ -45,15 +47,24 @@ class Started:
 class TextDelta:
     text: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", redact(self.text))
+
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     text: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", redact(self.text))
+
 
 @dataclass(frozen=True, slots=True)
 class RefusalDelta:
     text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", redact(self.text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,7 +503,18 @@ async def _sse_messages(
     `max_line` bytes, or an event whose data is longer than `max_event`, is refused as soon as
     it is known, not buffered whole."""
     pending, name, data, size = b"", b"", [], 0
+    held, held_size = [], 0  # pieces of a line that has not ended yet, joined once it does
     async for chunk in chunks:
+        if b"\n" not in chunk and b"\r" not in chunk and not pending.endswith(b"\r"):
+            # Still inside one line: kept as it came, so a long line costs no copying per piece.
+            held.append(chunk)
+            held_size += len(chunk)
+            if len(pending) + held_size > max_line:
+                raise _too_large("an event-stream line", max_line)
+            continue
+        if held:
+            pending += b"".join(held)
+            held, held_size = [], 0
         pending += chunk
         if b"\r" in pending:
             # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.

@@ -66,6 +66,11 @@ ECHOING_RELAYS = [
     pytest.param({"behaviour": "malformed", "after_tokens": 2}, id="malformed-message"),
     pytest.param({"behaviour": "ok"}, id="final-response-object"),
     pytest.param({"behaviour": "ok", "ignore_stream": True}, id="whole-json-body"),
+    pytest.param({"behaviour": "ok", "text": f"Your key {KEY} is over quota."}, id="reply-text"),
+    pytest.param(
+        {"behaviour": "ok", "text": f"Key {KEY} refused.", "ignore_stream": True},
+        id="reply-text-in-a-json-body",
+    ),
 ]
 
 

@@ -364,7 +364,8 @@ def test_each_persona_gets_the_answer_of_the_matrix(route, method, world, fake_u
 
 # --- Against whom: the user and group admin with valid bodies, by target ---------------------
 # stan is an ordinary staff member, sam a superuser, lena a deactivated member of "Legal" (a
-# group holding a permission administrators lack); "Sales" is a department (no permissions).
+# group holding a permission administrators lack); "Sales" is a department (no permissions),
+# "Board" a department sam belongs to.
 # Each attempt is built from the world as (method, URL, body, effect): the effect says whether
 # the attempt took hold, checked before it is undone. DONE is a redirect after which it holds;
 # any other answer must leave it unheld.
@@ -379,9 +380,13 @@ def targets(world, django_user_model):
     legal.permissions.add(legal_power())
     lena = django_user_model.objects.create_user("lena", is_staff=True, is_active=False)
     lena.groups.add(legal)
+    sam = django_user_model.objects.create_superuser("sam", "sam@example.com", None)
+    board = Group.objects.create(name="Board")  # a department with a superuser in it
+    sam.groups.add(board)
     return {
         "stan": django_user_model.objects.create_user("stan", "stan@example.com", is_staff=True),
-        "sam": django_user_model.objects.create_superuser("sam", "sam@example.com", None),
+        "sam": sam,
+        "Board": board,
         "lena": lena,
         "adam": django_user_model.objects.get(username="adam"),
         "Legal": legal,
@@ -601,6 +606,30 @@ TARGETED = {
             },
         ),
         gone("Administrator"),
+        (403, 403, DONE),
+    ),
+    "delete Sales": (
+        lambda t: ("POST", f"{GROUPS}{t['Sales'].pk}/delete/", {"post": "yes"}),
+        gone("Sales"),
+        (403, DONE, DONE),
+    ),
+    "delete Board (sam is in it)": (
+        lambda t: ("POST", f"{GROUPS}{t['Board'].pk}/delete/", {"post": "yes"}),
+        gone("Board"),
+        (403, 403, DONE),
+    ),
+    "delete Board from the list": (
+        lambda t: (
+            "POST",
+            GROUPS,
+            {"action": "delete_selected", "post": "yes", "_selected_action": [t["Board"].pk]},
+        ),
+        gone("Board"),
+        (403, 403, DONE),
+    ),
+    "rename Board (sam is in it)": (
+        change_group("Board", new_name="Directors"),
+        lambda t: fresh(t["Board"]).name == "Directors",
         (403, 403, DONE),
     ),
     "delete the Reviewer group": (

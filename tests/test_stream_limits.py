@@ -65,6 +65,28 @@ def test_the_oldest_stream_of_a_user_is_closed_beyond_the_cap(streams):
     assert open_streams.open_count(1) == 2
 
 
+@pytest.mark.asyncio
+async def test_a_stream_closed_while_it_switched_to_live_leaves_the_users_other_counts(streams):
+    # A stream following a queued reply in the database switches to following it live when
+    # it starts here; closed at that moment (the cap, a logout), its count goes exactly once.
+    tab_b = streams(1)
+    tab_a = streams(1, live=False)
+
+    async def switch_to_live():
+        open_streams.start_live(tab_a)
+        try:
+            yield b"data"
+        finally:
+            open_streams.stop_live(tab_a)
+
+    events = switch_to_live()
+    await anext(events)
+    open_streams.unregister(tab_a)  # the stream ends first...
+    await events.aclose()  # ...and its events are closed after
+
+    assert tab_b.live and open_streams.share(1) == 1  # the user's one live stream: tab B
+
+
 def test_the_cap_is_six_streams_by_default():
     assert site_settings.MAX_STREAMS_PER_USER == 6
 

@@ -9,7 +9,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from conversations.admin.feedback import USER_ACTIONS
-from conversations.admin.powers import groups_within, outranks
+from conversations.admin.powers import groups_within, outranks, users_outranking
 from conversations.models import User
 
 
@@ -64,7 +64,9 @@ class RoleGroupAdmin(GroupAdmin):
 
 
 def role_out_of_reach(request, group) -> bool:
-    """A group with permissions, for someone who is not a superuser."""
+    """A group with permissions, or one that someone who outranks the actor belongs to
+    (deleting it would take them out of it), for someone who is not a superuser."""
     if group is None or request.user.is_superuser:
         return False
-    return group.permissions.exists()
+    outranking_members = group.user_set.filter(pk__in=users_outranking(request.user))
+    return group.permissions.exists() or outranking_members.exists()

@@ -209,7 +209,9 @@ async def _stored_events(reply: Reply, stream: OpenStream):
         current = live_registry.get(reply.pk)
         if current is not None:
             # The reply started generating here after all (a queued reply): follow it live.
-            async for chunk in _live_events(current, stream):
-                yield chunk
+            # Closed with this generator, so its stream stops counting as live at once.
+            async with aclosing(_live_events(current, stream)) as events:
+                async for chunk in events:
+                    yield chunk
             return
         reply = await Reply.objects.select_related("conversation").aget(pk=reply.pk)
