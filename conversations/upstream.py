@@ -44,27 +44,23 @@ class Started:
 
 
 @dataclass(frozen=True, slots=True)
-class TextDelta:
+class _Delta:
     text: str
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", redact(self.text))
 
 
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
-    text: str
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "text", redact(self.text))
+class TextDelta(_Delta):
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RefusalDelta:
-    text: str
+class ReasoningDelta(_Delta):
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "text", redact(self.text))
+
+class RefusalDelta(_Delta):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +391,7 @@ def _transport_error(exc: httpx.TransportError) -> UpstreamError:
         sent = not isinstance(cause, _TIMED_OUT_BEFORE_SENDING)
         return UpstreamError("timeout", detail=repr(cause), sent=sent)
     if isinstance(cause, _NOT_SENT):
-        return UpstreamError("network", detail=repr(cause), sent=False)
+        return UpstreamError("network", detail=repr(cause))
     return UpstreamError("disconnected", detail=repr(cause))
 
 

@@ -155,25 +155,6 @@ async def test_a_post_is_sent_once_when_the_relay_closed_the_pooled_connection(s
     assert len(server.requests) == 2 and b'"second"' in server.requests[1]
 
 
-@pytest.mark.django_db(transaction=True)
-async def test_a_reply_whose_request_the_relay_may_have_read_is_not_retried(alice, settings):
-    # The relay reads the POST and closes the connection without a word: the reply fails
-    # plainly, and the request is not sent again, though retries are allowed.
-    settings.UPSTREAM_MAX_RETRIES = 2
-
-    async def handler(server, reader, writer):
-        await server.read_request(reader)
-
-    async with serve(handler) as server:
-        settings.RESPONSES_API_BASE_URL = server.url()
-        client = await logged_in(alice)
-        await send(client, "Hello?")
-        reply = await wait_for_reply((await latest_reply(alice)).pk)
-        await asyncio.sleep(1.5)  # a retry would come within the first backoff (about 0.5 s)
-    assert reply.status == Reply.Status.FAILED and reply.error_code == "network"
-    assert reply.attempts == 1 and len(server.requests) == 1
-
-
 async def test_a_connection_the_relay_closed_while_idle_is_not_used(settings):
     async def handler(server, reader, writer):
         await server.read_request(reader)
@@ -295,24 +276,36 @@ async def test_silence_before_the_answer_is_a_timeout(settings):
     assert 0.25 < time.monotonic() - started < 5
 
 
+async def closes_after_reading(server, reader, writer):
+    await server.read_request(reader)
+
+
+async def falls_silent_after_reading(server, reader, writer):
+    await server.read_request(reader)
+    await asyncio.sleep(30)
+
+
 @pytest.mark.django_db(transaction=True)
-async def test_a_reply_whose_relay_fell_silent_after_reading_it_is_not_retried(alice, settings):
-    # The relay read the POST and may be working on it: a timeout is not a reason to send a
-    # second copy (a second bill), though retries are allowed.
+@pytest.mark.parametrize(
+    ("relay", "error_code"),
+    [(closes_after_reading, "network"), (falls_silent_after_reading, "timeout")],
+)
+async def test_a_reply_whose_request_the_relay_may_have_read_is_not_retried(
+    alice, settings, relay, error_code
+):
+    # The relay read the POST, then closed the connection without a word, or fell silent (it
+    # may be working on it): the reply fails plainly, and the request is not sent again (a
+    # second copy is a second bill), though retries are allowed.
     settings.UPSTREAM_MAX_RETRIES = 2
     settings.UPSTREAM_IDLE_TIMEOUT = 0.3
 
-    async def handler(server, reader, writer):
-        await server.read_request(reader)
-        await asyncio.sleep(30)
-
-    async with serve(handler) as server:
+    async with serve(relay) as server:
         settings.RESPONSES_API_BASE_URL = server.url()
         client = await logged_in(alice)
         await send(client, "Hello?")
         reply = await wait_for_reply((await latest_reply(alice)).pk)
         await asyncio.sleep(1.5)  # a retry would come within the first backoff (about 0.5 s)
-    assert reply.status == Reply.Status.FAILED and reply.error_code == "timeout"
+    assert reply.status == Reply.Status.FAILED and reply.error_code == error_code
     assert reply.attempts == 1 and len(server.requests) == 1
 
 
