@@ -164,6 +164,8 @@ def assert_ended_with_the_sentence(elapsed, messages, reply):
     last = messages[-1]
     assert f'hx-target="#reply-{reply.pk}-live" hx-swap="outerHTML"' in last
     assert SIGNED_OUT in last
+    # "Writing…" and Stop go too: Stop would only lead to the login page now.
+    assert f'hx-target="#reply-{reply.pk}-controls" hx-swap="innerHTML"></hx-partial>' in last
     assert "late" not in "".join(messages)
 
 

@@ -85,7 +85,8 @@ async def _guarded(request, stream: OpenStream, reply_id, events, live: LiveRepl
                     return
                 if loop.time() - checked >= settings.STREAM_SESSION_CHECK_INTERVAL:
                     if not await sync_to_async(_still_signed_in)(stream):
-                        yield _ending_message(request, reply_id, SIGNED_OUT)
+                        # Stop would only lead to the login page now: the controls go too.
+                        yield _ending_message(request, reply_id, SIGNED_OUT, "controls")
                         return
                     checked = loop.time()
                 if chunk:
@@ -107,13 +108,14 @@ def _still_signed_in(stream: OpenStream) -> bool:
     return get_user(request).pk == stream.user_id
 
 
-def _ending_message(request, reply_id, sentence: str) -> bytes:
+def _ending_message(request, reply_id, sentence: str, *also_removed: str) -> bytes:
     """The sentence takes the place of the element that holds the stream's connection, so the
     page has nothing left to reconnect (htmx's SSE extension reconnects while it is there)."""
     with translation.override(getattr(request, "LANGUAGE_CODE", None)):
         sentence = translation.gettext(sentence)
     note = format_html('<p class="reply-note" role="status">{}</p>', sentence)
-    return sse.message(sse.partial(f"reply-{reply_id}-live", note, "outerHTML"))
+    removed = "".join(sse.partial(f"reply-{reply_id}-{part}", "") for part in also_removed)
+    return sse.message(sse.partial(f"reply-{reply_id}-live", note, "outerHTML") + removed)
 
 
 def _final_message_from_db(request, reply_id) -> bytes:
