@@ -23,8 +23,9 @@ def test_a_tab_closed_by_the_cap_says_so_and_does_not_reconnect(
     browser_log_in(browser_context, alice)
     first = watch_page(browser_context)
     first.page.goto("/")
-    text = " ".join(f"word{i}" for i in range(100))
-    fake_upstream.queue({"behaviour": "ok", "text": text, "delay_ms": 80})  # 8 s of words
+    # 16 s of words: time enough for the second tab to open on a busy machine.
+    text = " ".join(f"word{i}" for i in range(200))
+    fake_upstream.queue({"behaviour": "ok", "text": text, "delay_ms": 80})
     box = first.page.get_by_label("Message")
     box.fill("Count for me")
     box.press("Enter")
@@ -38,7 +39,7 @@ def test_a_tab_closed_by_the_cap_says_so_and_does_not_reconnect(
     expect(note).to_be_visible()
     first.page.wait_for_timeout(2500)  # htmx would have reconnected in about 0.5 s
     assert len(stream_requests(first)) == 1
-    expect(second.page.locator(REPLY)).to_have_attribute("aria-busy", "false", timeout=15_000)
-    expect(second.page.locator(REPLY)).to_contain_text("word99")
+    expect(second.page.locator(REPLY)).to_have_attribute("aria-busy", "false", timeout=25_000)
+    expect(second.page.locator(REPLY)).to_contain_text("word199")
     assert len(stream_requests(second)) == 1
     expect(second.page.get_by_text("too many tabs")).to_have_count(0)
