@@ -93,7 +93,8 @@ def test_the_choice_looks_chosen_after_a_reload_changes_and_takes_a_growing_comm
     if growing == "script":
         context.add_init_script(
             "const supports = CSS.supports.bind(CSS);"
-            "CSS.supports = (...args) => !String(args[0]).startsWith('field-sizing') && supports(...args);"
+            "CSS.supports = (...args) =>"
+            "  !String(args[0]).startsWith('field-sizing') && supports(...args);"
             "const sheet = new CSSStyleSheet();"
             "sheet.replaceSync('.feedback-comment textarea { field-sizing: fixed !important; }');"
             "document.adoptedStyleSheets = [sheet];"

@@ -77,7 +77,8 @@ class FeedbackControl(HTMLParser):
             self.buttons[data.strip()] = attrs
 
     def pressed(self) -> list[str]:
-        return [name for name in ("Helpful", "Not helpful") if self.buttons[name]["aria-pressed"] == "true"]
+        names = ("Helpful", "Not helpful")
+        return [name for name in names if self.buttons[name]["aria-pressed"] == "true"]
 
 
 def test_a_reply_without_feedback_shows_two_icon_buttons_and_no_comment_box(alice, alice_client):
@@ -104,7 +105,8 @@ def test_choosing_opens_the_comment_box_whose_send_keeps_the_choice(alice, alice
     control = FeedbackControl(response.text, reply)
     assert control.pressed() == ["Helpful"]
     assert control.comment == ""
-    assert control.buttons["Send"]["name"] == "helpful" and control.buttons["Send"]["value"] == "yes"
+    send = control.buttons["Send"]
+    assert (send["name"], send["value"]) == ("helpful", "yes")
     assert control.status == "Thank you for your feedback."
 
     response = alice_client.post(
@@ -175,9 +177,7 @@ def test_owner_marks_a_reply_not_helpful_with_a_comment_and_htmx_gets_the_contro
     assert feedback.helpful is False and feedback.comment == "It ignored the budget."
 
 
-def test_feedback_without_javascript_comes_back_to_the_reply_in_the_same_state(
-    alice, alice_client
-):
+def test_feedback_without_javascript_comes_back_to_the_reply_in_the_same_state(alice, alice_client):
     reply = finished_reply(alice)
 
     response = alice_client.post(f"/r/{reply.pk}/feedback/", {"helpful": "yes"})

@@ -1,6 +1,10 @@
 """English and Simplified Chinese: the language follows the browser, a switcher changes and
-remembers it, and no visible string of the interface is left untranslated."""
+remembers it, no visible string of the interface is left untranslated, and Chinese sentences
+take full-width punctuation."""
 
+# ruff: noqa: RUF001, RUF002, RUF003 (full-width punctuation on purpose: it is the subject)
+
+import ast
 import gettext
 import json
 import re
@@ -319,3 +323,39 @@ def test_chinese_translations_use_full_width_punctuation():
         f"{len(offending)} Chinese translations use ASCII punctuation next to Chinese "
         f"(write {''.join(FULL_WIDTH.values())} instead):\n" + "\n".join(offending)
     )
+
+
+# The relay's own words, copied as it sends them (the fake relay imitates it): not our sentence.
+RELAYS_OWN_WORDS = {"用户额度不足, 剩余额度: ＄0.000000"}
+MARKDOWN_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
+
+
+def chinese_in_sources() -> list[tuple[str, str]]:
+    """(where, text) of the Chinese written into the product's code rather than the catalogue:
+    string literals of its Python (the demo relay's replies), lines of its templates and
+    scripts, and the README screenshots' conversation (tests/test_screenshots.py)."""
+    han = re.compile("[\u4e00-\u9fff]")
+    python = [*ROOT.glob("conversations/**/*.py"), *ROOT.glob("chatsite/**/*.py")]
+    found = []
+    for path in [*python, ROOT / "tests/test_screenshots.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if han.search(node.value) and node.value not in RELAYS_OWN_WORDS:
+                    where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                    found.append((where, MARKDOWN_CODE.sub("code", node.value)))
+    for path in [*ROOT.glob("templates/**/*.html"), *ROOT.glob("static/js/*.js")]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if han.search(line):
+                found.append((f"{path.relative_to(ROOT)}:{number}", line))
+    return found
+
+
+def test_chinese_written_in_the_code_uses_full_width_punctuation_too():
+    texts = chinese_in_sources()
+    assert any("fake_upstream/replies.py" in where for where, _ in texts)  # the scan finds some
+    offending = [
+        f"{where}: {', '.join(excerpt for _, excerpt in ascii_marks_in_chinese(text))}"
+        for where, text in texts
+        if ascii_marks_in_chinese(text)
+    ]
+    assert offending == [], "ASCII punctuation next to Chinese:\n" + "\n".join(offending)
