@@ -110,12 +110,16 @@ def test_the_choice_looks_chosen_after_a_reload_changes_and_takes_a_growing_comm
     expect(comment).to_have_count(0)  # the box comes after choosing
     unpressed = look(helpful)
     assert unpressed["iconFill"] == "none"
+    status = page.locator(".feedback [role=status]")
+    status.evaluate("live => { live.stayed = true; }")
 
     helpful.click()
 
     expect(helpful).to_have_attribute("aria-pressed", "true")
     expect(not_helpful).to_have_attribute("aria-pressed", "false")
-    expect(page.locator(".feedback [role=status]")).to_have_text("Thank you for your feedback.")
+    expect(status).to_have_text("Thank you for your feedback.")
+    # the same live region, its text changed: screen readers hear the thanks
+    assert status.evaluate("live => live.stayed") is True
     expect(comment).to_be_visible()
     pressed = look(helpful)
     assert pressed["background"] != unpressed["background"]  # a fill, not just an outline
