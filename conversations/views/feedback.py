@@ -4,7 +4,8 @@ form post that comes back to the conversation; htmx swaps just the feedback cont
 Either way the control then shows the choice pressed, a "Thank you" beside it and the comment
 box open: htmx gets the control rendered with `thanked`; without JavaScript the redirect's
 `?feedback=<reply>` tells the page which reply was just given feedback. Choosing the one already
-chosen keeps it (it never clears it), as in Open WebUI: it is also how the comment is sent."""
+chosen keeps it (it never clears it) and opens the box again, as in Open WebUI; the box's Send
+posts that same choice with the comment."""
 
 import uuid
 from urllib.parse import urlencode
