@@ -127,9 +127,7 @@ def test_a_silent_reply_is_said_to_be_slow_beside_stop_until_text_comes(
     expect(composer_button(page, "Send")).to_be_visible()
 
 
-def test_the_settings_dialog_opens_from_the_keyboard_and_gives_focus_back(
-    chat_page, fake_upstream
-):
+def test_the_settings_dialog_opens_from_the_keyboard_and_gives_focus_back(chat_page, fake_upstream):
     page = chat_page.page
     composer = page.locator("#composer")
     before = composer.bounding_box()

@@ -58,10 +58,11 @@ def test_without_javascript_the_composers_stop_stops_the_reply(alice, alice_clie
         conversation=conversation, user=alice, user_input="Hi", model="gpt-5.5",
         status=Reply.Status.IN_PROGRESS, worker="elsewhere:1", heartbeat_at=timezone.now(),
     )  # fmt: skip
+    page = alice_client.get(f"/c/{conversation.pk}/").text
+    action = re.search(r'formaction="([^"]+)"', button(page, "stop")).group(1)
     # What the browser posts: the composer's fields, to the Stop button's formaction.
     response = alice_client.post(
-        f"/r/{reply.pk}/stop/",
-        {"message": "", "conversation": conversation.pk, "client_token": uuid.uuid4()},
+        action, {"message": "", "conversation": conversation.pk, "client_token": uuid.uuid4()}
     )
     assert response.status_code == 302
     assert Reply.objects.get(pk=reply.pk).stop_requested
