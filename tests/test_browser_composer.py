@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from conversations.models import Conversation, Reply
 from tests.conftest import wait_for_reply_sync
+from tests.test_accessibility import serious_violations
 
 pytest_plugins = ["tests.browser_fixtures"]
 pytestmark = [pytest.mark.browser]
@@ -150,6 +151,7 @@ def test_the_settings_dialog_opens_from_the_keyboard_and_gives_focus_back(chat_p
     expect(dialog.get_by_text("Lower gives steadier, more predictable answers")).to_be_visible()
     dialog.get_by_label("Temperature").fill("0.3")
     dialog.get_by_label("Max output tokens").fill("900")
+    assert serious_violations(page) == []  # axe, with the dialog open
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
@@ -170,6 +172,16 @@ def test_the_settings_dialog_opens_from_the_keyboard_and_gives_focus_back(chat_p
     dialog.get_by_role("button", name="Done").click()
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
+
+    # On the conversation's page, Save settings keeps them without a message.
+    page.reload()
+    opener.click()
+    dialog.get_by_text("Advanced").click()
+    expect(dialog.get_by_label("Temperature")).to_have_value("0.3")
+    dialog.get_by_label("Temperature").fill("1.1")
+    dialog.get_by_role("button", name="Save settings").click()
+    expect(dialog.get_by_role("status")).to_have_text("Saved.")
+    assert Conversation.objects.get().temperature == 1.1
 
 
 def test_a_reply_cut_by_the_conversations_limit_names_it_as_it_ends(chat_page, fake_upstream):
