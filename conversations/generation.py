@@ -245,7 +245,9 @@ async def _call_upstream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
                 return _failure(error, got_output=True)
             if error.previous_response_not_found and not resent_history:
                 resent_history = True
-                payload = await _database_work(_full_history_payload)(live.reply_id)
+                payload = await _database_work(_full_history_payload)(
+                    live.reply_id, payload.get("max_output_tokens")
+                )
                 continue
             delay = _retry_delay(attempt, error)
             if (
@@ -275,9 +277,14 @@ def _failure(error: UpstreamError, got_output: bool) -> Outcome:
     )
 
 
-def _full_history_payload(reply_id) -> dict[str, Any]:
+def _full_history_payload(reply_id, max_output_tokens: int | None) -> dict[str, Any]:
+    """The request again with the whole history, and the same length limit as the first (the
+    quota's cap included)."""
     reply = Reply.objects.select_related("conversation", "parent").get(pk=reply_id)
     payload = build_payload(reply, reply.conversation, full_history=True)
+    payload.pop("max_output_tokens", None)
+    if max_output_tokens is not None:
+        payload["max_output_tokens"] = max_output_tokens
     Reply.objects.filter(pk=reply_id).update(
         sent_full_history=True, previous_response_id="", request_params=_recorded_params(payload)
     )

@@ -170,6 +170,26 @@ async def test_the_models_length_limit_is_named(alice, fake_upstream):
     assert note == "The reply reached the longest reply this model can write."
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_request_sent_again_with_the_whole_history_keeps_the_quotas_limit(
+    alice, fake_upstream
+):
+    await QuotaPolicy.objects.acreate(scope="default", monthly_token_limit=5000)
+    client = await logged_in(alice)
+    await send(client, "Remember the number 7.")
+    first = await wait_for_reply((await latest_reply(alice)).pk)
+    fake_upstream.forget_responses()
+    await send(client, "Which number?", conversation=first.conversation_id)
+    second = await wait_for_reply((await latest_reply(alice)).pk)
+
+    assert second.sent_full_history and second.output_limit == OutputLimit.QUOTA
+    chained, again = (request["json"] for request in fake_upstream.requests[1:])
+    assert "previous_response_id" in chained and isinstance(again["input"], list)
+    assert again["max_output_tokens"] == chained["max_output_tokens"] < 5000
+    assert second.request_params["max_output_tokens"] == again["max_output_tokens"]
+
+
 @pytest.mark.django_db
 def test_an_older_reply_cut_short_keeps_its_stored_sentence(alice, alice_client):
     conversation = Conversation.objects.create(owner=alice, model="gpt-5.5")
