@@ -36,7 +36,6 @@
   function sync() {
     const url = writingControls()?.dataset.stopUrl ?? null;
     if (url === writing) return;
-    const wasWriting = writing !== null;
     writing = url;
     const stopHadFocus = document.activeElement === stop;
     composer.toggleAttribute("data-writing", writing !== null);
@@ -44,8 +43,8 @@
     stop.hidden = writing === null;
     if (writing) stop.setAttribute("formaction", writing);
     else stop.removeAttribute("formaction");
-    if (writing === null || !wasWriting) heard();
-    if (stopHadFocus) box.focus({ preventScroll: true });
+    heard();
+    if (stopHadFocus && !writing) box.focus({ preventScroll: true });
   }
 
   async function stopWriting() {
@@ -94,7 +93,9 @@
         return;
       }
     }
-  }).observe(transcript, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["aria-busy"] });
+  }).observe(transcript, {
+    subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["aria-busy"],
+  });
   sync();
 
   // ---- The settings: the folding section becomes a button that opens them in a dialog (in
