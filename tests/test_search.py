@@ -205,9 +205,10 @@ def with_a_branch_left_behind(owner) -> Conversation:
     first = Reply.objects.create(
         **done, user_input="Plan Oslo", text="Oslo first", selected=False, position=0
     )
-    Reply.objects.create(
+    follow_up = Reply.objects.create(
         **done, parent=first, position=1, user_input="Fjords?", text="Take the ferry."
     )
+    Reply.objects.create(**done, parent=follow_up, position=2, user_input="When?", text="Hourly.")
     shown = Reply.objects.create(**done, user_input="Plan Bergen", text="Bergen then", position=0)
     Reply.objects.create(**done, parent=shown, position=1, user_input="Weather?", text="Rain.")
     return conversation
@@ -296,7 +297,7 @@ def test_a_match_only_in_markdown_syntax_is_not_a_result(alice, alice_client):
 def test_versions_not_shown_are_never_found(alice, alice_client):
     with_a_branch_left_behind(alice)
 
-    for query in ["ferry", "fjords", "Oslo"]:
+    for query in ["ferry", "fjords", "Oslo", "hourly"]:
         assert live_results(live(alice_client, query)) == [], query
         assert results_of(alice_client.get("/search/", {"q": query}).text) == [], query
     for query in ["rain", "bergen"]:

@@ -86,11 +86,13 @@ def live(request):
     return render(request, "conversations/_search_live.html", context)
 
 
-def shown_turns(user) -> RawSQL:
-    """The ids of `user`'s turns that are shown: the selected first turn of each conversation,
-    then from each shown turn its selected follow-up (Conversation.visible_path, for every
-    conversation at once). `selected` alone is not enough: a version left behind keeps the
-    selection of its own follow-ups, so that its branch comes back when it is shown again.
+def hidden_turns(user) -> RawSQL:
+    """The ids of `user`'s turns that are not shown although they may be selected: each version
+    left behind (not selected) and everything that follows it. `selected` alone is not enough:
+    a version left behind keeps the selection of its own follow-ups, so that its branch comes
+    back when it is shown again. So the turns shown (Conversation.visible_path, for every
+    conversation at once) are the selected ones not in this set. Walking down from the few
+    versions left behind costs far less than walking every conversation from its first turn.
     A recursive query (SQLite and PostgreSQL both have them); only names from the model's
     metadata are in the SQL, values are parameters."""
     connection = connections[router.db_for_read(Reply)]
@@ -100,13 +102,18 @@ def shown_turns(user) -> RawSQL:
         quote(meta.get_field(f).column) for f in ("parent", "selected", "user")
     )
     sql = (
-        f"WITH RECURSIVE shown (turn) AS ("  # noqa: S608 (names from the model's metadata only)
-        f"SELECT {pk} FROM {table} WHERE {parent} IS NULL AND {selected} = %s AND {owner} = %s "
-        f"UNION ALL SELECT r.{pk} FROM {table} r INNER JOIN shown ON r.{parent} = shown.turn "
-        f"WHERE r.{selected} = %s) SELECT turn FROM shown"
+        f"WITH RECURSIVE hidden (turn) AS ("  # noqa: S608 (names from the model's metadata only)
+        f"SELECT {pk} FROM {table} WHERE {owner} = %s AND {selected} = %s "
+        f"UNION ALL SELECT r.{pk} FROM {table} r INNER JOIN hidden ON r.{parent} = hidden.turn"
+        f") SELECT turn FROM hidden"
     )
     user_id = meta.get_field("user").get_db_prep_value(user.pk, connection)
-    return RawSQL(sql, (True, user_id, True))  # noqa: S611 (values are parameters)
+    return RawSQL(sql, (user_id, False))  # noqa: S611 (values are parameters)
+
+
+def shown_turns(user):
+    """`user`'s turns as they see them: the selected version of each turn on the path shown."""
+    return Reply.objects.filter(user=user, selected=True).exclude(pk__in=hidden_turns(user))
 
 
 def find(
@@ -117,7 +124,7 @@ def find(
     conversation). A conversation whose matches are all in markdown syntax (a query of `**`)
     has nothing to show and is left out."""
     in_message, in_reply = Q(user_input__icontains=query), Q(text__icontains=query)
-    matching_turns = Reply.objects.filter(pk__in=shown_turns(user)).filter(in_message | in_reply)
+    matching_turns = shown_turns(user).filter(in_message | in_reply)
     conversations = list(
         Conversation.objects.for_user(user)
         .filter(Q(title__icontains=query) | Q(pk__in=matching_turns.values("conversation_id")))
