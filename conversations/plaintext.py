@@ -32,7 +32,7 @@ def _inline_text(children) -> str:
 
 
 # Recent replies are stripped again and again while someone types a query, letter by letter.
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=128)
 def plain_text(markdown: str) -> str:
     """The text of `markdown` without its syntax, one block (paragraph, heading, list item,
     table cell, code block) a line."""

@@ -279,12 +279,15 @@ def test_live_results_escape_hostile_text_and_queries(alice, alice_client):
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "<mark>&lt;script&gt;</mark>alert(&quot;x&quot;)" in page
     hostile = '**"><img src=x onerror=alert(2)>'
+    conversation_with(alice, f"Notes {hostile}")
     reflected = live(alice_client, hostile)
     assert "<img src=x onerror=alert(2)>" not in reflected
-    assert "No conversations found." in reflected
+    assert "Notes <mark>**&quot;&gt;&lt;img src=x onerror=alert(2)&gt;</mark>" in reflected
     assert 'href="/search/?q=%2A%2A%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%282%29%3E"' in (
         reflected
     )
+    nothing = live(alice_client, "<b>nothing</b>")
+    assert "No conversations found." in nothing and "<b>" not in nothing
 
 
 def test_a_match_only_in_markdown_syntax_is_not_a_result(alice, alice_client):
