@@ -27,7 +27,9 @@ def conversation_of(owner, title, message="Hello", reply="Hi there.", **fields) 
 def conversations(alice, bob):
     conversation_of(alice, "Lunch", "Soup?", "Yes.")
     planning = conversation_of(alice, "Planning", "What is the BUDGET?", "The **budget** is 10k.")
-    trips = conversation_of(alice, "Trips", "Where to?", "| City | Budget |\n|---|---|\n| Oslo | 2k |")
+    trips = conversation_of(
+        alice, "Trips", "Where to?", "| City | Budget |\n|---|---|\n| Oslo | 2k |"
+    )
     conversation_of(bob, "Bob's budget", "budget", "budget")
     return planning, trips
 
@@ -69,6 +71,7 @@ def test_typing_shows_results_in_the_sidebar_without_leaving_the_chat(chat, conv
     expect(results.first).not_to_contain_text("|")
     expect(results.nth(1).locator("mark")).to_have_text(["BUDGET"])
     expect(results.nth(1)).to_contain_text("2 matches")
+    expect(results.nth(1)).to_have_attribute("href", f"/c/{planning.pk}/")
     assert "Bob" not in page.locator("#search-live").inner_text()
     assert serious_violations(page) == []
 
