@@ -330,6 +330,9 @@ def test_an_empty_query_gives_nothing_and_the_chat_page_wires_the_box(alice_clie
     page = alice_client.get("/").text
     assert 'hx-get="/search/live/" hx-trigger="input delay:250ms"' in page
     assert '<section id="search-live" class="search-live"' in page
+    # The count is spoken politely from a status that is always in the page (an element
+    # added with its text is not announced).
+    assert '<p id="search-live-status" class="search-live-status muted" role="status"></p>' in page
     assert page.index('id="search-live"') < page.index('id="sidebar-notices"')
     assert alice_client.post("/search/live/", {"q": "x"}).status_code == 405
 
