@@ -164,6 +164,25 @@ def test_the_list_is_one_tab_stop_moved_through_with_the_arrow_keys(open_page, a
     expect(page.locator(f"#pin-{pinned.pk}")).to_be_focused()
 
 
+def test_after_a_new_chats_first_send_tab_lands_on_its_entry(open_page, fake_upstream, alice):
+    conversation_of(alice, "Older one")
+    page = open_page().page
+    page.locator("#search-box").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator("#sidebar-list .sidebar-item a").first).to_be_focused()  # (no open one)
+
+    fake_upstream.queue({"behaviour": "ok", "text": "Hello.", "delay_ms": 20})
+    page.locator("#message").fill("A fresh start")
+    page.locator("#message").press("Enter")
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
+    current = page.locator('#sidebar-list a[aria-current="page"]')
+    expect(current).to_have_text("A fresh start")
+    page.locator("#search-box").focus()
+    page.keyboard.press("Tab")
+    expect(current).to_be_focused()
+    expect(page.locator("article.reply").last).to_have_attribute("aria-busy", "false")
+
+
 def test_the_account_menu_opens_and_closes_by_keyboard_and_click(open_page, alice, bob):
     from django.contrib.auth import get_user_model
 
@@ -226,8 +245,10 @@ def tab_stops_to_the_message_box(page, most: int = 30) -> list[str]:
         page.keyboard.press("Tab")
         where = page.evaluate(
             """() => { const e = document.activeElement;
-                       const part = e.closest('nav.sidebar') ? 'sidebar' : e.closest('main') ? 'main' : 'top';
-                       return part + ':' + (e.id || e.getAttribute('aria-label') || e.textContent.trim().slice(0, 30)); }"""
+                const part = e.closest('nav.sidebar') ? 'sidebar'
+                  : e.closest('main') ? 'main' : 'top';
+                return part + ':' + (e.id || e.getAttribute('aria-label')
+                                     || e.textContent.trim().slice(0, 30)); }"""
         )
         stops.append(where)
         if where == "main:message":

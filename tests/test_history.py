@@ -94,8 +94,16 @@ def test_chinese_labels():
 
 def test_only_names_of_real_time_zones_are_taken():
     assert time_zone_named("Asia/Shanghai") == SHANGHAI
-    for junk in [None, "", "Mars/Olympus", "../../etc/passwd", "/usr/share/zoneinfo/UTC",
-                 "Asia/Shanghai\x00", "A" * 300, "asia/shanghai"]:
+    for junk in [
+        None,
+        "",
+        "Mars/Olympus",
+        "../../etc/passwd",
+        "/usr/share/zoneinfo/UTC",
+        "Asia/Shanghai\x00",
+        "A" * 300,
+        "asia/shanghai",
+    ]:
         assert time_zone_named(junk) is None, junk
 
 
@@ -136,7 +144,7 @@ def test_the_page_groups_in_the_browsers_time_zone(alice, alice_client):
         "#pinned", "Kept on top", "#today", "This morning", "#yesterday", "Late last night",
         "#week", "Five days ago", "#2024-03", "Long ago",
     ]  # fmt: skip
-    assert '<h2>Previous 7 days</h2>' in page and "<h2>March 2024</h2>" in page
+    assert "<h2>Previous 7 days</h2>" in page and "<h2>March 2024</h2>" in page
 
     # Another name, or none that exists: UTC, where the late one may be today's.
     for cookie in ["Asia/Shanghai", "../../etc/localtime"]:
@@ -146,8 +154,12 @@ def test_the_page_groups_in_the_browsers_time_zone(alice, alice_client):
         with timezone.override(zone):
             late = history_group(Conversation.objects.get(title="Late last night")).key
         assert heading_of(tokens, "Late last night") == late
-        assert late == ("today" if _at(NEW_YORK, 1, 23, 30).astimezone(zone).date()
-                        == timezone.now().astimezone(zone).date() else "yesterday")
+        assert late == (
+            "today"
+            if _at(NEW_YORK, 1, 23, 30).astimezone(zone).date()
+            == timezone.now().astimezone(zone).date()
+            else "yesterday"
+        )
 
 
 def heading_of(tokens: list[str], title: str) -> str:

@@ -34,8 +34,9 @@
   // ---- One Tab stop (a roving tabindex, as WAI-ARIA's composite widgets): the list's rows
   // are its entries (and the archived note, "Show more"); each row's controls are its
   // columns. Up/Down move between rows (headings hold none), Home/End to the first and last,
-  // Left/Right between a row's controls. The stop is the control last focused, else the open
-  // conversation's entry, else the first. ----
+  // Left/Right between a row's controls. The stop is the control last focused in the list
+  // (data-tab-stop="chosen"), else the open conversation's entry (after a new chat's first
+  // send too), else the first. ----
   const CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary, [contenteditable]";
   // Controls of a menu or dialog opened from a row are that widget's own, not the row's.
   const POPUP = '[role="menu"], [role="listbox"], [role="dialog"], dialog, [popover]';
@@ -59,12 +60,16 @@
     return ul.contains(element) && grid(ul).some((row) => row.includes(element));
   }
 
-  function setStop(ul, stop) {
+  function setStop(ul, stop, how = "chosen") {
     for (const row of grid(ul)) {
       for (const control of row) {
-        const chosen = control === stop;
-        control.tabIndex = chosen ? 0 : -1;
-        control.toggleAttribute("data-tab-stop", chosen);
+        if (control === stop) {
+          control.tabIndex = 0;
+          control.dataset.tabStop = how;
+        } else {
+          control.tabIndex = -1;
+          delete control.dataset.tabStop;
+        }
       }
     }
   }
@@ -72,11 +77,10 @@
   function normaliseStop(ul) {
     const controls = grid(ul).flat();
     if (!controls.length) return;
+    const chosen = controls.find((control) => control.dataset.tabStop === "chosen");
     const current = ul.querySelector('.sidebar-item a[aria-current="page"]');
-    const stop =
-      controls.find((control) => control.hasAttribute("data-tab-stop")) ??
-      (controls.includes(current) ? current : controls[0]);
-    setStop(ul, stop);
+    if (chosen) setStop(ul, chosen);
+    else setStop(ul, controls.includes(current) ? current : controls[0], "auto");
   }
 
   const MOVES = {
@@ -105,7 +109,8 @@
 
   document.addEventListener("focusin", (event) => {
     const ul = list();
-    if (ul && isStop(ul, event.target) && !event.target.hasAttribute("data-tab-stop")) {
+    // (Tab onto the stop chooses nothing; a click, or the focus given back after a swap, does.)
+    if (ul && !event.target.dataset?.tabStop && isStop(ul, event.target)) {
       setStop(ul, event.target);
     }
   });
