@@ -55,7 +55,7 @@ def test_groups_by_days_back_then_by_month():
         date(2019, 3, 2): ("2019-03", "March 2019"),
     }
     assert {day: group_at(noon(day), today) for day in expected} == expected
-    with timezone.override(UTC):
+    with timezone.override(UTC), translation.override("en"):
         assert tuple(history_group(entry(noon(date(2019, 3, 2)), pinned=True), today)) == (
             "pinned",
             "Pinned",
