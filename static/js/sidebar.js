@@ -95,8 +95,10 @@
   document.addEventListener("keydown", (event) => {
     const ul = list();
     const move = MOVES[event.key];
-    if (!ul || !move || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (!ul || !move || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
     if (!ul.contains(event.target) || event.target.closest("input, textarea, select, [contenteditable]")) return;
+    // (An open menu's button leaves its keys to the menu.)
+    if (event.target.getAttribute("aria-expanded") === "true") return;
     const rows = grid(ul);
     const r = rows.findIndex((row) => row.includes(event.target));
     if (r < 0) return;
