@@ -217,8 +217,8 @@ def rebuild_rollups(apps=None, using: str = "default") -> dict[str, int]:
         return (apps or current).get_model("conversations", name)
 
     site = timezone.get_default_timezone()  # (days and months are the site's, never a person's)
-    entries = model("UsageEntry").objects.using(using).annotate(
-        day=TruncDate("created_at", tzinfo=site)
+    entries = (
+        model("UsageEntry").objects.using(using).annotate(day=TruncDate("created_at", tzinfo=site))
     )
     entries = entries.annotate(
         recorded_month=TruncMonth("created_at", output_field=models.DateField(), tzinfo=site)
