@@ -1,13 +1,18 @@
 """What the chat page's sidebar lists and how a page's copy of it is kept current without
 re-rendering it: its pages (every pinned conversation and the newest others first, the rest
-by keyset as the list is scrolled), the conversations with a reply being written (the page's
-poll watches them), and the single entries a send, the poll or a pin/archive/rename moves or
-replaces. The views (pages.py, organise.py, turns.py) render these with chat.html's partials."""
+by keyset as the list is scrolled), the heading each entry is listed under (Pinned, Today,
+Yesterday, ..., then by month, in the person's time zone), the conversations with a reply
+being written (the page's poll watches them), and the single entries a send, the poll or a
+pin/archive/rename moves or replaces. The views (pages.py, organise.py, turns.py) render these
+with chat.html's partials."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Q
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
 
 from conversations.models import Conversation, Reply
 
@@ -94,6 +99,40 @@ def sidebar_place(user, item: Conversation) -> dict:
     following = _in_sidebar_order(user).filter(_after(_cursor(item)), pinned=item.pinned).first()
     mark_generating([item], generating_conversation_ids(user))
     return {"item": item, "before": following}
+
+
+class HistoryGroup(NamedTuple):
+    """The heading an entry is listed under: `key` names it in the page (data-group), `label`
+    is what the person reads."""
+
+    key: str
+    label: str
+
+
+# The groups before the months, with the most days back each one reaches.
+_RECENT = [
+    ("today", 0, _("Today")),
+    ("yesterday", 1, _("Yesterday")),
+    ("week", 7, _("Previous 7 days")),
+    ("month", 30, _("Previous 30 days")),
+]
+
+
+def history_group(item: Conversation, today: date | None = None) -> HistoryGroup:
+    """The heading `item` goes under: Pinned for a pinned one; else, by the day of its last
+    activity (the sidebar's order) in the current time zone (the person's, see
+    conversations/time_zone.py), Today, Yesterday, Previous 7 days, Previous 30 days, or its
+    month ("November 2026", "2026年11月" in Chinese). Groups follow the order, so each one
+    is a run of entries."""
+    if item.pinned:
+        return HistoryGroup("pinned", str(_("Pinned")))
+    day = timezone.localdate(item.updated_at)
+    days = ((today or timezone.localdate()) - day).days
+    for key, most, label in _RECENT:
+        if days <= most:
+            return HistoryGroup(key, str(label))
+    month = day.replace(day=1)
+    return HistoryGroup(f"{month:%Y-%m}", formats.date_format(month, "YEAR_MONTH_FORMAT"))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

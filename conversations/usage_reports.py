@@ -70,7 +70,7 @@ class Period:
 
     @classmethod
     def last_days(cls, count: int) -> "Period":
-        today = timezone.localdate()
+        today = timezone.localdate(timezone=timezone.get_default_timezone())  # (the site's)
         return cls(today - datetime.timedelta(days=count - 1), today)
 
     @property

@@ -283,10 +283,18 @@ def test_other_tabs_lists_follow_a_pin_an_archive_a_rename_and_a_delete(open_cha
     assert problems == []
 
 
-def test_tabbing_onto_show_more_lands_on_the_first_entry_it_loads(open_chat, alice):
-    start = timezone.now() - timedelta(days=1)
+@pytest.mark.parametrize("new_group", [False, True])
+def test_moving_down_onto_show_more_lands_on_the_first_entry_it_loads(open_chat, alice, new_group):
+    """The list is one Tab stop: Down from the last entry goes to "Show more conversations",
+    which loads the next entries; the focus goes to the first (past its heading when it starts
+    a new group: `new_group`, the 51st entry is days older than the first 50)."""
+    start = timezone.now() - timedelta(hours=1)
     made = Conversation.objects.bulk_create(
-        Conversation(owner=alice, title=f"Topic {i:03d}", updated_at=start + timedelta(seconds=i))
+        Conversation(
+            owner=alice,
+            title=f"Topic {i:03d}",
+            updated_at=start + timedelta(seconds=i) - timedelta(days=4 * (new_group and i < 70)),
+        )
         for i in range(120)
     )
     page = open_chat().page
@@ -294,12 +302,14 @@ def test_tabbing_onto_show_more_lands_on_the_first_entry_it_loads(open_chat, ali
     expect(items).to_have_count(50)
 
     page.locator(f"#archive-{made[70].pk}").focus()  # the 50th entry's last control
-    page.keyboard.press("Tab")  # onto "Show more conversations", which loads the next 50
+    page.keyboard.press("ArrowDown")  # onto "Show more conversations", which loads the next 50
 
     expect(items).to_have_count(100)
     expect(page.locator(f"#link-{made[69].pk}")).to_be_focused()  # the 51st entry
-    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowRight")
     expect(page.locator(f"#pin-{made[69].pk}")).to_be_focused()
+    headings = page.locator("#sidebar-list .sidebar-heading")
+    expect(headings).to_have_text(["Today", "Previous 7 days"] if new_group else ["Today"])
 
 
 def test_a_conversation_opened_far_down_the_list_is_listed_in_view(open_chat, alice):

@@ -149,7 +149,7 @@ def record_in_rollups(entry) -> None:
     """Adds one new ledger entry to every rollup. Call it in the transaction that saves the
     entry, after the user's month row was updated: that row's lock orders concurrent writers of
     the same user (every rollup row belongs to one user)."""
-    day = timezone.localdate(entry.created_at)
+    day = timezone.localdate(entry.created_at, timezone.get_default_timezone())  # (the site's)
     amounts = {name: getattr(entry, name) for name in TOKEN_FIELDS}
     amounts.update(replies=1, estimated_replies=int(entry.estimated))
     who = {
@@ -216,9 +216,12 @@ def rebuild_rollups(apps=None, using: str = "default") -> dict[str, int]:
     def model(name):
         return (apps or current).get_model("conversations", name)
 
-    entries = model("UsageEntry").objects.using(using).annotate(day=TruncDate("created_at"))
+    site = timezone.get_default_timezone()  # (days and months are the site's, never a person's)
+    entries = (
+        model("UsageEntry").objects.using(using).annotate(day=TruncDate("created_at", tzinfo=site))
+    )
     entries = entries.annotate(
-        recorded_month=TruncMonth("created_at", output_field=models.DateField())
+        recorded_month=TruncMonth("created_at", output_field=models.DateField(), tzinfo=site)
     )
 
     def totals(period: str):

@@ -25,8 +25,9 @@ ZERO = Decimal(0)
 
 
 def month_start(moment: datetime.datetime | None = None) -> datetime.date:
-    """The first day of the month (in the site's time zone) that quotas and reports use."""
-    return timezone.localdate(moment or timezone.now()).replace(day=1)
+    """The first day of the month (in the site's time zone, whatever the person's) that quotas
+    and reports use."""
+    return timezone.localdate(moment, timezone.get_default_timezone()).replace(day=1)
 
 
 def next_month(month: datetime.date) -> datetime.date:

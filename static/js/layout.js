@@ -39,6 +39,7 @@
     "keydown",
     (event) => {
       if (event.key !== "Escape" || !sidebarOpen()) return;
+      if (event.target.closest?.(".account-menu[open]")) return; // (sidebar.js closes that first)
       event.stopImmediatePropagation();
       setSidebar(false, { returnFocus: true });
     },
@@ -90,7 +91,9 @@
 
   function firstLoadedEntry(lost) {
     if (!lost.closest(".sidebar-more") || !beforeMore?.isConnected) return null;
-    return beforeMore.nextElementSibling?.querySelector("a[href]") ?? null;
+    let next = beforeMore.nextElementSibling;
+    while (next && !next.matches(".sidebar-item")) next = next.nextElementSibling; // (headings)
+    return next?.querySelector("a[href]") ?? null;
   }
 
   function rescueFocus() {
