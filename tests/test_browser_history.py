@@ -277,9 +277,6 @@ def test_the_whole_sidebar_is_at_most_five_tab_stops(open_page, alice):
     assert f"sidebar:link-{conversation.pk}" in stops
 
 
-# The composer comes before the transcript in the page's order and the header holds one menu
-# only after the other parts of issue 15 are merged: the merger removes this xfail.
-@pytest.mark.xfail(strict=False, reason="needs the composer before the transcript (issue 15)")
 def test_the_message_box_is_at_most_ten_tab_presses_from_the_top(open_page, alice):
     conversation = many_turns_and_entries(alice)
     page = open_page(f"/c/{conversation.pk}/", viewport={"width": 1280, "height": 800}).page
