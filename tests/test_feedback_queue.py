@@ -175,6 +175,9 @@ def test_filters_and_search_find_the_feedback(alice, bob, reviewer_client):
     def listed(**query) -> str:
         return reviewer_client.get(QUEUE, query).text
 
+    filters = listed()
+    for title in ("review", "date given", "model", "owner"):
+        assert re.search(rf"By\s+{title}\s", filters), title
     by_model = listed(reply__model="gpt-5-mini")
     assert "Offsite" in by_model and "Quarterly plan" not in by_model
     by_owner = listed(reply__user__id__exact=alice.pk)

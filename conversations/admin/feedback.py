@@ -43,6 +43,18 @@ class ReviewedFilter(admin.SimpleListFilter):
         return queryset
 
 
+def titled(list_filter: type[admin.FieldListFilter], title) -> type[admin.FieldListFilter]:
+    """A field's filter under another title than the field's name ("By date given", not
+    "By given"; "By owner", as the column, not "By user")."""
+
+    class Titled(list_filter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled
+
+
 class FeedbackReviewForm(forms.ModelForm):
     """The review state is the box's, ticked only when the feedback is reviewed already: Save
     marks a feedback reviewed only when the reviewer ticks it."""
@@ -74,9 +86,9 @@ class FeedbackAdmin(admin.ModelAdmin):
     )
     list_filter = (
         ReviewedFilter,
-        ("created_at", admin.DateFieldListFilter),
+        ("created_at", titled(admin.DateFieldListFilter, _("date given"))),
         "reply__model",
-        ("reply__user", admin.RelatedOnlyFieldListFilter),
+        ("reply__user", titled(admin.RelatedOnlyFieldListFilter, _("owner"))),
     )
     search_fields = (
         "comment",
