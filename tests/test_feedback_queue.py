@@ -202,3 +202,31 @@ def test_staff_who_may_only_view_read_the_state_without_a_box(alice, reviewer, d
     assert response.status_code == 403
     feedback.refresh_from_db()
     assert feedback.review_note == "Fine." and feedback.is_reviewed
+
+
+@pytest.mark.parametrize("page", ["feedback", "conversation"])
+def test_a_reviewer_meets_no_link_they_may_not_follow(alice, reviewer_client, page):
+    """No "View on site" (the owner's own page, a 404 for a reviewer), and the owner is a name
+    rather than a link to the user admin, which reviewers may not open."""
+    feedback = unhelpful(alice)
+    url = change_page(feedback)
+    if page == "conversation":
+        url = f"/admin/conversations/conversation/{feedback.reply.conversation_id}/change/"
+
+    text = reviewer_client.get(url).text
+
+    assert "viewsitelink" not in text
+    links = set(re.findall(r'href="(/[^"#]*)', text)) - {url}
+    assert any("/admin/conversations/" in link for link in links)
+    for link in links:
+        assert reviewer_client.get(html.unescape(link), follow=True).status_code == 200, link
+
+
+def test_an_administrator_still_gets_the_owners_user_page(alice, administrator_client):
+    conversation = unhelpful(alice).reply.conversation
+
+    text = administrator_client.get(
+        f"/admin/conversations/conversation/{conversation.pk}/change/"
+    ).text
+
+    assert f'href="/admin/conversations/user/{alice.pk}/change/">alice</a>' in text

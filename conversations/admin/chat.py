@@ -203,6 +203,23 @@ class ConversationAdmin(ReadOnlyAdmin):
         ),
     )
 
+    # A conversation's page is for reading someone else's chat: "View on site" would open the
+    # owner's own page, a 404 for anyone else.
+    view_on_site = False
+
+    def get_fieldsets(self, request, obj=None):
+        """The owner links to their user page only for those who may open it (a reviewer may
+        not: for them it is a name, not a link to a refusal)."""
+        if request.user.has_perm("conversations.view_user"):
+            return self.fieldsets
+        (name, options), *others = self.fieldsets
+        fields = tuple("owner_name" if field == "owner" else field for field in options["fields"])
+        return ((name, {**options, "fields": fields}), *others)
+
+    @admin.display(description=_("owner"))
+    def owner_name(self, obj: Conversation) -> str:
+        return obj.owner.get_username()
+
     def get_queryset(self, request):
         return (
             super()
