@@ -204,7 +204,7 @@ def test_staff_who_may_only_view_read_the_state_without_a_box(alice, reviewer, d
     assert feedback.review_note == "Fine." and feedback.is_reviewed
 
 
-@pytest.mark.parametrize("page", ["feedback", "conversation"])
+@pytest.mark.parametrize("page", ["feedback", "conversation", "reply"])
 def test_a_reviewer_meets_no_link_they_may_not_follow(alice, reviewer_client, page):
     """No "View on site" (the owner's own page, a 404 for a reviewer), and the owner is a name
     rather than a link to the user admin, which reviewers may not open."""
@@ -212,6 +212,8 @@ def test_a_reviewer_meets_no_link_they_may_not_follow(alice, reviewer_client, pa
     url = change_page(feedback)
     if page == "conversation":
         url = f"/admin/conversations/conversation/{feedback.reply.conversation_id}/change/"
+    elif page == "reply":
+        url = f"/admin/conversations/reply/{feedback.reply_id}/change/"
 
     text = reviewer_client.get(url).text
 

@@ -335,6 +335,17 @@ class ReplyAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     readonly_fields = [field.name for field in Reply._meta.fields]
 
+    def get_fields(self, request, obj=None):
+        """The user is a name, not a link, for those who may not open the user admin."""
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm("conversations.view_user"):
+            return fields
+        return ["user_name" if field == "user" else field for field in fields]
+
+    @admin.display(description=_("owner"))
+    def user_name(self, obj: Reply) -> str:
+        return obj.user.get_username()
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
         reply = self.get_object(request, admin.utils.unquote(object_id))
