@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0010_login_attempts_for_administrators'),
+        ('conversations', '0011_reply_output_limit'),
     ]
 
     operations = [
