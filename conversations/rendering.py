@@ -93,6 +93,29 @@ def pygments_css() -> str:
     )
 
 
+def pygments_theme_css() -> str:
+    """The stylesheet committed as static/css/pygments-themes.css: the same two styles, chosen
+    by the admin's theme switch (`html[data-theme]`) rather than by the system. After
+    pygments.css; a switched theme first clears the other's colours, as pygments.css does."""
+    reset = (
+        ".codeblock :where(code) [class] { color: inherit; background-color: transparent;"
+        " font-weight: inherit; font-style: inherit; text-decoration: inherit; border: 0 }"
+    )
+    sections = []
+    for theme, style in (("light", LIGHT_STYLE), ("dark", DARK_STYLE)):
+        scope = f'html[data-theme="{theme}"]'
+        rules = [".codeblock { color: inherit }", reset, *_style_rules(HtmlFormatter(style=style))]
+        sections.append("\n".join(f"{scope} {rule}" for rule in rules))
+    return (
+        f"/* Pygments {LIGHT_STYLE!r} and {DARK_STYLE!r} styles as the admin's theme switch"
+        " chooses them. Generated; to regenerate:\n"
+        "   .venv/bin/python -c 'from conversations.rendering import pygments_theme_css;"
+        ' print(pygments_theme_css(), end="")\' > static/css/pygments-themes.css */\n'
+        + "\n\n".join(sections)
+        + "\n"
+    )
+
+
 def _style_rules(formatter: HtmlFormatter) -> list[str]:
     # Not get_style_defs(): it also emits unscoped `pre { ... }` and line-number rules.
     return [

@@ -203,6 +203,23 @@ class ConversationAdmin(ReadOnlyAdmin):
         ),
     )
 
+    # A conversation's page is for reading someone else's chat: "View on site" would open the
+    # owner's own page, a 404 for anyone else.
+    view_on_site = False
+
+    def get_fieldsets(self, request, obj=None):
+        """The owner links to their user page only for those who may open it (a reviewer may
+        not: for them it is a name, not a link to a refusal)."""
+        if request.user.has_perm("conversations.view_user"):
+            return self.fieldsets
+        (name, options), *others = self.fieldsets
+        fields = tuple("owner_name" if field == "owner" else field for field in options["fields"])
+        return ((name, {**options, "fields": fields}), *others)
+
+    @admin.display(description=_("owner"))
+    def owner_name(self, obj: Conversation) -> str:
+        return obj.owner.get_username()
+
     def get_queryset(self, request):
         return (
             super()
@@ -317,6 +334,17 @@ class ReplyAdmin(ReadOnlyAdmin):
     list_select_related = ("conversation",)
     show_full_result_count = False
     readonly_fields = [field.name for field in Reply._meta.fields]
+
+    def get_fields(self, request, obj=None):
+        """The user is a name, not a link, for those who may not open the user admin."""
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm("conversations.view_user"):
+            return fields
+        return ["user_name" if field == "user" else field for field in fields]
+
+    @admin.display(description=_("owner"))
+    def user_name(self, obj: Reply) -> str:
+        return obj.user.get_username()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)

@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import F
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
@@ -41,13 +43,31 @@ class ReviewedFilter(admin.SimpleListFilter):
         return queryset
 
 
+def titled(list_filter: type[admin.FieldListFilter], title) -> type[admin.FieldListFilter]:
+    """A field's filter under another title than the field's name ("By date given", not
+    "By given"; "By owner", as the column, not "By user")."""
+
+    class Titled(list_filter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled
+
+
 class FeedbackReviewForm(forms.ModelForm):
-    # Ticked when the page opens: a reviewer who writes a note and saves has reviewed it.
-    reviewed = forms.BooleanField(label=_("Reviewed"), required=False, initial=True)
+    """The review state is the box's, ticked only when the feedback is reviewed already: Save
+    marks a feedback reviewed only when the reviewer ticks it."""
+
+    reviewed = forms.BooleanField(label=_("Reviewed"), required=False)
 
     class Meta:
         model = Feedback
         fields = ["review_note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reviewed"].initial = self.instance.is_reviewed
 
 
 @admin.register(Feedback)
@@ -58,7 +78,7 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_display = (
         "conversation_title",
         "owner",
-        "model",
+        "reply_model",
         "comment_excerpt",
         "created_at",
         "is_reviewed",
@@ -66,9 +86,9 @@ class FeedbackAdmin(admin.ModelAdmin):
     )
     list_filter = (
         ReviewedFilter,
-        ("created_at", admin.DateFieldListFilter),
+        ("created_at", titled(admin.DateFieldListFilter, _("date given"))),
         "reply__model",
-        ("reply__user", admin.RelatedOnlyFieldListFilter),
+        ("reply__user", titled(admin.RelatedOnlyFieldListFilter, _("owner"))),
     )
     search_fields = (
         "comment",
@@ -82,15 +102,19 @@ class FeedbackAdmin(admin.ModelAdmin):
     readonly_fields = (
         "conversation_link",
         "owner",
-        "model",
+        "reply_model",
         "created_at",
         "message",
         "reply_text",
         "comment",
-        "reviewed_at",
+        "reviewed_on",
         "reviewed_by",
     )
-    fields = (*readonly_fields, "reviewed", "review_note")
+    fieldsets = (
+        (None, {"fields": ("conversation_link", "owner", "reply_model", "created_at")}),
+        (_("Reply and comment"), {"fields": ("message", "reply_text", "comment")}),
+        (_("Review"), {"fields": ("reviewed", "review_note", "reviewed_on", "reviewed_by")}),
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).unhelpful()
@@ -101,18 +125,37 @@ class FeedbackAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_fieldsets(self, request, obj=None):
+        """Who may only view it reads the review state from "Reviewed on" (the box is a form
+        field, which a read-only page cannot show)."""
+        if self.has_change_permission(request, obj):
+            return self.fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "reviewed"]})
+            for name, options in self.fieldsets
+        ]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The page shows the owner's message and the reply: reading them is a review."""
-        feedback = self.get_object(request, object_id)
-        if request.method == "GET" and feedback and self.has_view_permission(request, feedback):
+        feedback = self.get_object(request, admin.utils.unquote(object_id))
+        if feedback is not None and self.has_change_permission(request, feedback):
+            extra_context = {"title": gettext("Review feedback"), **(extra_context or {})}
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200 and request.method == "GET" and feedback is not None:
             record_access(request.user, feedback.reply.conversation, "viewed")
-        return super().change_view(request, object_id, form_url, extra_context)
+        return response
 
     def save_model(self, request, obj: Feedback, form, change) -> None:
-        if form.cleaned_data["reviewed"]:
-            obj.mark_reviewed(request.user, form.cleaned_data["review_note"])
-        else:
-            obj.reopen(form.cleaned_data["review_note"])
+        """Ticking marks it reviewed by whoever saves; a reviewed one that stays ticked keeps
+        its reviewer and date (only its note may change); unticking sends it back."""
+        note = form.cleaned_data["review_note"]
+        if not form.cleaned_data["reviewed"]:
+            obj.reopen(note)
+        elif "reviewed" in form.changed_data:
+            obj.mark_reviewed(request.user, note)
+        elif "review_note" in form.changed_data:
+            obj.review_note = note.strip()
+            obj.save(update_fields=["review_note"])
 
     @admin.display(description=_("conversation"), ordering="reply__conversation__title")
     def conversation_title(self, obj: Feedback) -> str:
@@ -120,15 +163,23 @@ class FeedbackAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("conversation"))
     def conversation_link(self, obj: Feedback):
+        """To the reply's turn in the conversation's review transcript."""
         url = reverse("admin:conversations_conversation_change", args=[obj.reply.conversation_id])
-        return format_html('<a href="{}">{}</a>', url, obj.reply.conversation.display_title)
+        return format_html(
+            '<a href="{}#review-turn-{}">{}</a>',
+            url,
+            obj.reply_id,
+            obj.reply.conversation.display_title,
+        )
 
     @admin.display(description=_("owner"), ordering="reply__user__username")
     def owner(self, obj: Feedback) -> str:
         return obj.reply.user.get_username()
 
+    # Not `model`: that name is ModelAdmin.model (the Feedback class), which a list_display or
+    # readonly_fields entry would find first.
     @admin.display(description=_("model"), ordering="reply__model")
-    def model(self, obj: Feedback) -> str:
+    def reply_model(self, obj: Feedback) -> str:
         return obj.reply.model
 
     @admin.display(description=_("comment"))
@@ -139,13 +190,23 @@ class FeedbackAdmin(admin.ModelAdmin):
     def is_reviewed(self, obj: Feedback) -> bool:
         return obj.is_reviewed
 
+    @admin.display(description=_("reviewed on"), ordering="reviewed_at")
+    def reviewed_on(self, obj: Feedback) -> str:
+        if obj.reviewed_at is None:
+            return self.get_empty_value_display()
+        return date_format(timezone.localtime(obj.reviewed_at), "DATETIME_FORMAT")
+
+    # Both in the review transcript's classes (static/css/admin.css), so they read the same.
     @admin.display(description=_("message"))
     def message(self, obj: Feedback):
-        return render_plain(obj.reply.user_input)
+        return format_html(
+            '<div class="review-user-text">{}</div>', render_plain(obj.reply.user_input)
+        )
 
     @admin.display(description=_("reply"))
     def reply_text(self, obj: Feedback):
-        return render_markdown(obj.reply.text or obj.reply.refusal)
+        text = render_markdown(obj.reply.text or obj.reply.refusal)
+        return format_html('<div class="review-reply-body markdown">{}</div>', text)
 
 
 # --- Actions on conversations and users (listed in their admins' `actions`) -----------------

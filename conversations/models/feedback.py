@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 COMMENT_MAX_CHARS = 2000
@@ -61,7 +63,13 @@ class Feedback(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{'+' if self.helpful else '-'} {self.reply_id}"
+        """What the admin's titles, breadcrumbs and history call it (it reads the reply, its
+        conversation and its owner)."""
+        return gettext("Feedback on “%(title)s” by %(owner)s, %(date)s") % {
+            "title": self.reply.conversation.display_title,
+            "owner": self.reply.user.get_username(),
+            "date": date_format(timezone.localtime(self.created_at), "DATE_FORMAT"),
+        }
 
     @classmethod
     def give(cls, reply, helpful: bool, comment: str = "") -> "Feedback":
