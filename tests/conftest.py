@@ -201,3 +201,14 @@ def asgi_server(transactional_db):
     server = UvicornThread().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Django's LocaleMiddleware activates a request's language in the test's own thread and
+    nothing deactivates it, so a test that asks for Chinese would leave later tests' gettext in
+    Chinese, depending on the order they run in."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
