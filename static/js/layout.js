@@ -39,6 +39,8 @@
     "keydown",
     (event) => {
       if (event.key !== "Escape" || !sidebarOpen()) return;
+      // (An open menu, or a title being renamed, takes its own Escape first: menus.js.)
+      if (event.target.closest?.(".menu:popover-open, .rename-form")) return;
       event.stopImmediatePropagation();
       setSidebar(false, { returnFocus: true });
     },
