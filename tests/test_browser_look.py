@@ -357,7 +357,7 @@ def test_the_header_keeps_its_height_when_a_first_message_starts_a_conversation(
     before = page.locator("#chat-header").bounding_box()["height"]
     fake_upstream.queue({"behaviour": "ok", "text": "Hello."})
     send(page, "Hi")
-    expect(page.get_by_role("link", name="Delete")).to_be_visible()  # the conversation's tools
+    expect(page.get_by_role("button", name="More actions for this conversation")).to_be_visible()
     assert page.locator("#chat-header").bounding_box()["height"] == before
 
 
