@@ -42,7 +42,7 @@
       button?.setAttribute("aria-expanded", String(open));
       if (open) {
         if (button) place(menu, button);
-        itemsOf(menu)[0]?.focus();
+        if (!menu.contains(document.activeElement)) itemsOf(menu)[0]?.focus();
       } else {
         // No style attribute stays behind: htmx copies a swapped element's old attributes
         // onto its new copy while settling, and the page's CSP refuses style attributes.
@@ -52,6 +52,22 @@
     },
     true,
   );
+
+  // From the keyboard (Enter, Space) the menu opens at once, its first item focused, so keys
+  // pressed right after land inside it (the toggle event comes later). The arrow keys are
+  // left to the list, which moves between its entries with them.
+  document.addEventListener("keydown", (event) => {
+    const button = event.target.closest?.(".item-more[popovertarget]");
+    if (!button || !["Enter", " "].includes(event.key)) return;
+    const menu = document.getElementById(button.getAttribute("popovertarget"));
+    if (!menu?.showPopover) return;
+    event.preventDefault();
+    if (menu.matches(":popover-open")) { closeMenu(menu); return; }
+    menu.showPopover({ source: button });
+    button.setAttribute("aria-expanded", "true");
+    place(menu, button);
+    itemsOf(menu)[0]?.focus();
+  });
 
   function closeMenu(menu, { focusButton = true } = {}) {
     if (!menu?.matches(":popover-open")) return;
