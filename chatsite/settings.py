@@ -201,6 +201,13 @@ DEMO_TOKEN_DELAY_MS = env_int("DEMO_TOKEN_DELAY_MS", 30)
 
 # --- Chat behaviour -----------------------------------------------------------------------
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000)
+# The conversation settings' "Advanced" section (temperature, top p, max output tokens,
+# reasoning effort and summary, truncation). Off: nobody sees or changes them; the defaults
+# (or a conversation's existing values) apply.
+SHOW_ADVANCED_SETTINGS = env_bool("SHOW_ADVANCED_SETTINGS", True)
+# Seconds without new text before the page says the AI service is taking longer than usual
+# (keepalives do not count). Given to the page in a data attribute of the composer.
+REPLY_SLOW_NOTICE_SECONDS = env_float("REPLY_SLOW_NOTICE_SECONDS", 20.0)
 # How often a generating reply's text is written to the database, and re-rendered for viewers.
 REPLY_FLUSH_INTERVAL = env_float("REPLY_FLUSH_INTERVAL", 1.0)
 REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)

@@ -15,7 +15,7 @@ def model_choices() -> list[tuple[str, str]]:
 class ConversationSettingsForm(forms.Form):
     model = forms.ChoiceField(label=_("Model"), choices=model_choices)
     instructions = forms.CharField(
-        label=_("Instructions"),
+        label=_("Custom instructions"),
         required=False,
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -27,6 +27,10 @@ class ConversationSettingsForm(forms.Form):
         min_value=0,
         max_value=2,
         widget=forms.NumberInput(attrs={"step": "0.1", "placeholder": _("default")}),
+        help_text=_(
+            "Lower gives steadier, more predictable answers; higher gives more varied ones "
+            "(0 to 2)."
+        ),
     )
     top_p = forms.FloatField(
         label=_("Top p"),
@@ -34,6 +38,10 @@ class ConversationSettingsForm(forms.Form):
         min_value=0,
         max_value=1,
         widget=forms.NumberInput(attrs={"step": "0.05", "placeholder": _("default")}),
+        help_text=_(
+            "Another way to vary the answers: lower keeps to the most likely words (0 to 1); "
+            "change this or the temperature, not both."
+        ),
     )
     max_output_tokens = forms.IntegerField(
         label=_("Max output tokens"),
@@ -41,20 +49,60 @@ class ConversationSettingsForm(forms.Form):
         min_value=16,
         max_value=1_000_000,
         widget=forms.NumberInput(attrs={"placeholder": _("default")}),
+        help_text=_(
+            "The longest a reply may be, in tokens (a token is about three quarters of a "
+            "word); empty means the model's own limit."
+        ),
     )
     reasoning_effort = forms.ChoiceField(
         label=_("Reasoning effort"),
         required=False,
         choices=Conversation.ReasoningEffort.choices,
+        help_text=_(
+            "How long the model thinks before it answers: more effort can solve harder "
+            "questions but is slower and costs more."
+        ),
     )
-    reasoning_summary = forms.BooleanField(label=_("Show reasoning summary"), required=False)
+    reasoning_summary = forms.BooleanField(
+        label=_("Show reasoning summary"),
+        required=False,
+        help_text=_("Shows a short summary of the model's reasoning above its answer, folded."),
+    )
     truncation = forms.ChoiceField(
         label=_("Truncation"),
         choices=Conversation.Truncation.choices,
         initial=Conversation.Truncation.AUTO,
+        help_text=_(
+            "What happens when the conversation grows too long for the model: drop the "
+            "oldest turns, or stop with an error."
+        ),
     )
 
     SETTINGS = SETTINGS_FIELDS
+    # In the settings dialog's "Advanced" section; administrators can hide them for everyone
+    # (SHOW_ADVANCED_SETTINGS), and then the form neither shows nor accepts them.
+    ADVANCED = (
+        "temperature",
+        "top_p",
+        "max_output_tokens",
+        "reasoning_effort",
+        "reasoning_summary",
+        "truncation",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not settings.SHOW_ADVANCED_SETTINGS:
+            for name in self.ADVANCED:
+                del self.fields[name]
+
+    @property
+    def settings_names(self) -> list[str]:
+        """The conversation settings this form shows and changes."""
+        return [name for name in self.SETTINGS if name in self.fields]
+
+    def advanced_fields(self):
+        return [self[name] for name in self.ADVANCED if name in self.fields]
 
     @classmethod
     def for_conversation(cls, conversation: Conversation | None, **kwargs):
@@ -63,7 +111,9 @@ class ConversationSettingsForm(forms.Form):
         return cls(initial={name: getattr(conversation, name) for name in cls.SETTINGS}, **kwargs)
 
     def apply_to(self, conversation: Conversation) -> None:
-        for name in self.SETTINGS:
+        """Sets the settings this form accepts; the others keep their values (a new
+        conversation's defaults)."""
+        for name in self.settings_names:
             setattr(conversation, name, self.cleaned_data[name])
         conversation.reasoning_effort = conversation.reasoning_effort or ""
 

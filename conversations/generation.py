@@ -22,7 +22,7 @@ from conversations import live as live_registry
 from conversations import relay_status, upstream
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import LiveReply
-from conversations.models import Conversation, Reply
+from conversations.models import Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
 
@@ -60,11 +60,7 @@ def prepare(reply: Reply) -> dict[str, Any]:
     request's thread, before `start`, so the reply task needs no database round trip before
     it calls the relay."""
     payload = build_payload(reply, reply.conversation)
-    reservation = reply.reservation_in_hand
-    if reservation is not None and reservation.max_output_tokens is not None:
-        # Under a quota the relay may write no more than the reservation holds.
-        cap = reservation.max_output_tokens
-        payload["max_output_tokens"] = min(payload.get("max_output_tokens", cap), cap)
+    reply.output_limit = _cap_output(payload, reply.reservation_in_hand)
     now = timezone.now()
     started = Reply.objects.filter(pk=reply.pk, status=Reply.Status.QUEUED).update(
         status=Reply.Status.IN_PROGRESS,
@@ -74,8 +70,22 @@ def prepare(reply: Reply) -> dict[str, Any]:
         request_params=_recorded_params(payload),
         previous_response_id=payload.get("previous_response_id", ""),
         sent_full_history=isinstance(payload["input"], list),
+        output_limit=reply.output_limit,
     )
     return payload if started else {}
+
+
+def _cap_output(payload: dict[str, Any], reservation) -> str:
+    """Under a quota the relay may write no more than the reservation holds: caps the request's
+    max_output_tokens, and says which limit applies (an OutputLimit): the conversation's own
+    when it is the smaller (or the same), else the quota's; with neither, the model's."""
+    own = payload.get("max_output_tokens")
+    if reservation is not None and reservation.max_output_tokens is not None:
+        cap = reservation.max_output_tokens
+        if own is None or cap < own:
+            payload["max_output_tokens"] = cap
+            return OutputLimit.QUOTA
+    return OutputLimit.MODEL if own is None else OutputLimit.CONVERSATION
 
 
 def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
@@ -83,6 +93,7 @@ def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
     context so it owes nothing to the request that started it."""
     live = LiveReply(reply.pk, reply.conversation_id, reply.user_id)
     live.reservation = reply.reservation_in_hand  # (billing then needs no read)
+    live.output_limit = reply.output_limit  # (for the note of a reply cut short by it)
     live_registry.register(live)
     loop = asyncio.get_running_loop()
     live.task = loop.create_task(_generate(live, payload), context=contextvars.Context())
@@ -234,7 +245,9 @@ async def _call_upstream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
                 return _failure(error, got_output=True)
             if error.previous_response_not_found and not resent_history:
                 resent_history = True
-                payload = await _database_work(_full_history_payload)(live.reply_id)
+                payload = await _database_work(_full_history_payload)(
+                    live.reply_id, payload.get("max_output_tokens")
+                )
                 continue
             delay = _retry_delay(attempt, error)
             if (
@@ -264,9 +277,14 @@ def _failure(error: UpstreamError, got_output: bool) -> Outcome:
     )
 
 
-def _full_history_payload(reply_id) -> dict[str, Any]:
+def _full_history_payload(reply_id, max_output_tokens: int | None) -> dict[str, Any]:
+    """The request again with the whole history, and the same length limit as the first (the
+    quota's cap included)."""
     reply = Reply.objects.select_related("conversation", "parent").get(pk=reply_id)
     payload = build_payload(reply, reply.conversation, full_history=True)
+    payload.pop("max_output_tokens", None)
+    if max_output_tokens is not None:
+        payload["max_output_tokens"] = max_output_tokens
     Reply.objects.filter(pk=reply_id).update(
         sent_full_history=True, previous_response_id="", request_params=_recorded_params(payload)
     )
@@ -386,6 +404,9 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
         conversation_id=live.conversation_id,
         user_id=live.user_id,
         model=payload["model"],
+        # Not written again: for the note that names the length limit of a reply cut short.
+        output_limit=live.output_limit,
+        request_params={"max_output_tokens": payload.get("max_output_tokens")},
         **fields,
     )
     if ended.has_usage:

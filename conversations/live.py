@@ -37,6 +37,7 @@ class LiveReply:
         # process had already ended it: viewers then read it from the database).
         self.ended: Any = None
         self.reservation: Any = None  # the quota reservation held at send, if known here
+        self.output_limit = ""  # which length limit applies (models.OutputLimit), if known here
         self.task: asyncio.Task | None = None
         self._changed: asyncio.Future | None = None
         self._rendered: tuple[int, str] = (-1, "")

@@ -47,6 +47,7 @@ urlpatterns = [
     path("sidebar/", organise.sidebar, name="sidebar"),
     path("sidebar/more/", organise.sidebar_more, name="sidebar_more"),
     path("search/", search.search, name="search"),
+    path("search/live/", search.live, name="search_live"),
     path("r/<uuid:reply_id>/stream/", stream.reply_stream, name="reply_stream"),
     path("r/<uuid:reply_id>/stop/", turns.stop, name="reply_stop"),
     path("r/<uuid:reply_id>/retry/", turns.retry, name="reply_retry"),

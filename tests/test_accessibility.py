@@ -1,7 +1,7 @@
 """Accessibility checks by axe-core (bundled in axe-playwright-python: no network) in Chromium:
-the login page, the chat (empty, with a finished reply with code and a table, with a failed
-reply) and My usage, in both languages and both colour schemes. Violations of serious or
-critical impact fail, colour contrast (WCAG AA) included."""
+the login page, the chat (empty, with a finished reply with code and a table, its feedback
+chosen, with a failed reply) and My usage, in both languages and both colour schemes.
+Violations of serious or critical impact fail, colour contrast (WCAG AA) included."""
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -77,6 +77,9 @@ def test_pages_have_no_serious_accessibility_violations(
     send_and_wait(page, "Summarise, with a table and some code")
     expect(page.locator("article.reply .codeblock button.copy-code")).to_be_visible()
     found["finished reply"] = serious_violations(page)
+    page.locator(".feedback button[value=yes]").click()  # pressed, the comment box open
+    expect(page.locator(".feedback-comment textarea")).to_be_visible()
+    found["feedback chosen"] = serious_violations(page)
 
     fake_upstream.queue({"behaviour": "http_error", "status": 401})
     send_and_wait(page, "And once more")

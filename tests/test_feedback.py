@@ -3,6 +3,8 @@ comment (a form post, or htmx swapping just the control); another user's reply i
 reviewers get the unhelpful ones as a queue in the admin and mark each reviewed with a note,
 the only change allowed (failure-cases.md 1, 8, 13)."""
 
+from html.parser import HTMLParser
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -28,6 +30,132 @@ def finished_reply(user, title="Plans", text="An answer.", status=Reply.Status.C
     )
 
 
+class FeedbackControl(HTMLParser):
+    """What one reply's feedback form shows: its buttons (by text or accessible name), whether
+    the comment box is there (and its text), and the status sentence."""
+
+    def __init__(self, html: str, reply):
+        super().__init__()
+        self.form_id, self.inside, self.found = f"feedback-{reply.pk}", 0, False
+        self.buttons, self.comment, self.status, self._in = {}, None, "", None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and attrs.get("id") == self.form_id:
+            self.inside, self.found = 1, True
+        elif not self.inside:
+            return
+        elif tag == "form":
+            self.inside += 1
+        elif tag == "button":
+            self._in = ("button", attrs)
+            if attrs.get("aria-label"):
+                self.buttons[attrs["aria-label"]] = attrs
+        elif tag == "textarea" and attrs.get("name") == "comment":
+            self.comment, self._in = "", ("textarea", attrs)
+        elif tag == "svg" and self._in and self._in[0] == "button":
+            self._in[1]["icon"] = attrs.get("class", "")
+        elif attrs.get("role") == "status":
+            self._in = ("status", attrs)
+
+    def handle_endtag(self, tag):
+        if self.inside and tag == "form":
+            self.inside -= 1
+        if self._in and tag in {"button", "textarea", "span"}:
+            self._in = None
+
+    def handle_data(self, data):
+        if not self.inside or not self._in:
+            return
+        kind, attrs = self._in
+        if kind == "textarea":
+            self.comment += data
+        elif kind == "status":
+            self.status += data.strip()
+        elif kind == "button" and data.strip() and "aria-label" not in attrs:
+            self.buttons[data.strip()] = attrs
+
+    def pressed(self) -> list[str]:
+        names = ("Helpful", "Not helpful")
+        return [name for name in names if self.buttons[name]["aria-pressed"] == "true"]
+
+
+def test_a_reply_without_feedback_shows_two_icon_buttons_and_no_comment_box(alice, alice_client):
+    reply = finished_reply(alice)
+
+    control = FeedbackControl(alice_client.get(f"/c/{reply.conversation_id}/").text, reply)
+
+    assert control.found
+    helpful, not_helpful = control.buttons["Helpful"], control.buttons["Not helpful"]
+    assert (helpful["value"], not_helpful["value"]) == ("yes", "no")
+    assert "lucide-thumbs-up" in helpful["icon"] and "lucide-thumbs-down" in not_helpful["icon"]
+    assert control.pressed() == []
+    assert control.comment is None and "Send" not in control.buttons
+    assert control.status == ""
+
+
+def test_choosing_opens_the_comment_box_whose_send_keeps_the_choice(alice, alice_client):
+    reply = finished_reply(alice)
+
+    response = alice_client.post(
+        f"/r/{reply.pk}/feedback/", {"helpful": "yes"}, headers={"HX-Request": "true"}
+    )
+
+    control = FeedbackControl(response.text, reply)
+    assert control.pressed() == ["Helpful"]
+    assert control.comment == ""
+    send = control.buttons["Send"]
+    assert (send["name"], send["value"]) == ("helpful", "yes")
+    assert control.status == "Thank you for your feedback."
+
+    response = alice_client.post(
+        f"/r/{reply.pk}/feedback/",
+        {"helpful": "yes", "comment": "Clear and short."},
+        headers={"HX-Request": "true"},
+    )
+
+    control = FeedbackControl(response.text, reply)
+    assert control.pressed() == ["Helpful"] and control.comment == "Clear and short."
+    assert control.status == "Thank you for your feedback."
+    feedback = Feedback.objects.get(reply=reply)
+    assert (feedback.helpful, feedback.comment) == (True, "Clear and short.")
+
+
+def test_after_a_reload_the_choice_stays_pressed_and_only_a_comment_keeps_the_box_open(
+    alice, alice_client
+):
+    liked, disliked = finished_reply(alice, title="Liked"), finished_reply(alice, title="Disliked")
+    Feedback.give(liked, True)
+    Feedback.give(disliked, False, "Missed the point.")
+
+    liked_control = FeedbackControl(alice_client.get(f"/c/{liked.conversation_id}/").text, liked)
+    disliked_control = FeedbackControl(
+        alice_client.get(f"/c/{disliked.conversation_id}/").text, disliked
+    )
+
+    assert liked_control.pressed() == ["Helpful"] and liked_control.comment is None
+    assert liked_control.status == ""
+    assert disliked_control.pressed() == ["Not helpful"]
+    assert disliked_control.comment == "Missed the point."
+    assert disliked_control.buttons["Send"]["value"] == "no"
+    assert disliked_control.status == ""
+
+
+def test_choosing_the_other_one_changes_it_and_the_same_one_again_keeps_it(alice, alice_client):
+    reply = finished_reply(alice)
+    htmx = {"HX-Request": "true"}
+    alice_client.post(f"/r/{reply.pk}/feedback/", {"helpful": "yes"}, headers=htmx)
+
+    changed = alice_client.post(f"/r/{reply.pk}/feedback/", {"helpful": "no"}, headers=htmx)
+    assert FeedbackControl(changed.text, reply).pressed() == ["Not helpful"]
+    again = alice_client.post(f"/r/{reply.pk}/feedback/", {"helpful": "no"}, headers=htmx)
+
+    control = FeedbackControl(again.text, reply)
+    assert control.pressed() == ["Not helpful"] and control.comment == ""
+    assert Feedback.objects.get(reply=reply).helpful is False
+
+
 def test_owner_marks_a_reply_not_helpful_with_a_comment_and_htmx_gets_the_control(
     alice, alice_client
 ):
@@ -42,22 +170,28 @@ def test_owner_marks_a_reply_not_helpful_with_a_comment_and_htmx_gets_the_contro
     assert response.status_code == 200
     assert "<html" not in response.text
     assert f'id="feedback-{reply.pk}"' in response.text
-    assert 'value="no" class="subtle" aria-pressed="true"' in response.text
-    assert "Thank you for your feedback." in response.text
+    control = FeedbackControl(response.text, reply)
+    assert control.pressed() == ["Not helpful"]
+    assert control.status == "Thank you for your feedback."
     feedback = Feedback.objects.get(reply=reply)
     assert feedback.helpful is False and feedback.comment == "It ignored the budget."
 
 
-def test_feedback_without_javascript_comes_back_to_the_reply(alice, alice_client):
+def test_feedback_without_javascript_comes_back_to_the_reply_in_the_same_state(alice, alice_client):
     reply = finished_reply(alice)
 
     response = alice_client.post(f"/r/{reply.pk}/feedback/", {"helpful": "yes"})
 
     assert response.status_code == 302
-    assert response["Location"] == f"/c/{reply.conversation_id}/#reply-{reply.pk}"
+    assert response["Location"] == (
+        f"/c/{reply.conversation_id}/?feedback={reply.pk}#reply-{reply.pk}"
+    )
     page = alice_client.get(response["Location"]).text
-    assert "Thank you for your feedback." in page
-    assert 'value="yes" class="subtle" aria-pressed="true"' in page
+    control = FeedbackControl(page, reply)
+    assert control.pressed() == ["Helpful"]
+    assert control.comment == "" and control.buttons["Send"]["value"] == "yes"
+    assert control.status == "Thank you for your feedback."
+    assert page.count("Thank you for your feedback.") == 1  # by the buttons, not also on top
     assert Feedback.objects.get(reply=reply).helpful is True
 
 
@@ -178,6 +312,7 @@ def test_the_chat_page_reads_feedback_in_one_query_whatever_the_number_of_replie
 
     page = alice_client.get(f"/c/{conversation.pk}/").text
     assert page.count('aria-pressed="true"') == 5
+    assert page.count('name="comment"') == 0  # no comment given: no box after a reload
     assert page_queries(alice_client, conversation) == one_reply
 
 

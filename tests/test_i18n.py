@@ -1,6 +1,10 @@
 """English and Simplified Chinese: the language follows the browser, a switcher changes and
-remembers it, and no visible string of the interface is left untranslated."""
+remembers it, no visible string of the interface is left untranslated, and Chinese sentences
+take full-width punctuation."""
 
+# ruff: noqa: RUF001, RUF002, RUF003 (full-width punctuation on purpose: it is the subject)
+
+import ast
 import gettext
 import json
 import re
@@ -226,3 +230,132 @@ def test_fill_translations_fills_plural_and_context_entries(tmp_path):
     assert catalogue.pgettext("noun", "Archive") == "Archive"
     assert catalogue.gettext("Kept") == "保留"
     assert script.stdout.split("\n") == ["untranslated: Archive (context: noun)", ""]
+
+
+# Chinese sentences take full-width punctuation. CJK here: Han ideographs, the CJK symbols and
+# punctuation block (、。「」…) and the full-width forms (，：？！；（）). Curly quotes “” are not
+# counted: English uses them too.
+CJK = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+ASCII_MARKS = ",.:?!;()"
+FULL_WIDTH = dict(zip(ASCII_MARKS, "，。：？！；（）", strict=True))
+# Looked through, not at: printf and brace placeholders (%(name)s, %s, %%, {name}), so a mark is
+# judged by the words around the placeholder ("共 %(count)s 条." is caught). URLs and e-mail
+# addresses count as Latin words: their own dots, colons and question marks are no punctuation.
+PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdifr%]|\{[\w.]*\}")
+ADDRESS = re.compile(r"\b[a-z][\w+.-]*://\S+|\b[\w.+-]+@[\w-]+\.[\w.]+", re.IGNORECASE)
+SEE_THROUGH = "\0"
+
+
+def ascii_marks_in_chinese(text: str) -> list[tuple[str, str]]:
+    """The ASCII marks `, . : ? ! ; ( )` of `text` that stand next to Chinese: the nearest
+    character on either side, spaces and placeholders skipped, is CJK. So "对话,或",
+    "模型: %(model)s", "Top p(核采样)" and "正在生成..." are caught, while these stay allowed:
+    a mark between Latin letters, digits or placeholders (1.5, 1,024, 10:30, e.g., N/A,
+    "%(day)s: %(value)s"), a dot that starts a file name or extension (导出 .json 文件,
+    db.sqlite3: a dot followed by a Latin letter or digit), URLs and e-mail addresses, and of
+    course the full-width marks and the ellipsis "…". Returns (mark, excerpt) pairs, the excerpt
+    showing the mark in 「」 with a few characters around it."""
+    masked = PLACEHOLDER.sub(lambda match: SEE_THROUGH * len(match[0]), text)
+    masked = ADDRESS.sub(lambda match: "u" * len(match[0]), masked)
+    found = []
+    for index, mark in enumerate(masked):
+        if mark not in ASCII_MARKS:
+            continue
+        following = masked[index + 1 : index + 2]
+        if mark == "." and following.isascii() and following.isalnum():
+            continue  # .json, db.sqlite3, 1.5
+        before = masked[:index].replace(SEE_THROUGH, "").rstrip()[-1:]
+        after = masked[index + 1 :].replace(SEE_THROUGH, "").lstrip()[:1]
+        if CJK.match(before) or CJK.match(after):
+            excerpt = f"{text[max(0, index - 8) : index]}「{mark}」{text[index + 1 : index + 9]}"
+            found.append((mark, excerpt))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("text", "caught"),
+    [
+        ("请开始新的对话,或开启自动截断。", ","),
+        ("模型: %(model)s", ":"),
+        ("Top p(核采样)", "()"),
+        ("这条消息太长了(%(length)s 个字符)。", "()"),
+        ("已解除法律保留：%(count)d.", "."),
+        ("正在生成...", "."),
+        ("删除这个对话?", "?"),
+        ("第 %(number)s 个版本，共 %(total)s 个", ""),
+        ("%(day)s: %(value)s", ""),
+        ("版本 1.5，上限 1,024 个，10:30 开始", ""),
+        ("导出为 .json 文件，或查看 https://example.com/a?b=(1)。", ""),
+        ("本月配额已用 %(share)s%%（N/A）", ""),
+        ("请稍候…", ""),
+        ("Too long (%(length)s characters).", ""),
+    ],
+)
+def test_the_punctuation_rule(text, caught):
+    assert "".join(mark for mark, _ in ascii_marks_in_chinese(text)) == caught
+
+
+def po_files() -> list[Path]:
+    folder = ROOT / "locale/zh_Hans/LC_MESSAGES"
+    return [path for path in (folder / "django.po", folder / "djangojs.po") if path.exists()]
+
+
+def test_chinese_translations_use_full_width_punctuation():
+    """Every msgstr (each plural form too) of the Chinese catalogues, by the rule of
+    `ascii_marks_in_chinese`: an ASCII , . : ? ! ; ( ) next to Chinese is a mistake; write
+    ，。：？！；（） instead (and … for an ellipsis)."""
+    offending = []
+    for path in po_files():
+        for entry in polib.pofile(str(path)):
+            if entry.obsolete:
+                continue
+            translations = entry.msgstr_plural.values() if entry.msgid_plural else [entry.msgstr]
+            marks = [
+                excerpt for text in translations for _, excerpt in ascii_marks_in_chinese(text)
+            ]
+            if marks:
+                context = f" (context: {entry.msgctxt})" if entry.msgctxt else ""
+                offending.append(
+                    f"{path.name}: msgid {entry.msgid!r}{context}\n    msgstr {translations!r}\n"
+                    f"    ASCII marks: {', '.join(marks)}"
+                )
+    assert offending == [], (
+        f"{len(offending)} Chinese translations use ASCII punctuation next to Chinese "
+        f"(write {''.join(FULL_WIDTH.values())} instead):\n" + "\n".join(offending)
+    )
+
+
+# The relay's own words, copied as it sends them (the fake relay imitates it): not our sentence.
+RELAYS_OWN_WORDS = {"用户额度不足, 剩余额度: ＄0.000000"}
+MARKDOWN_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
+
+
+def chinese_in_sources() -> list[tuple[str, str]]:
+    """(where, text) of the Chinese written into the product's code rather than the catalogue:
+    string literals of its Python (the demo relay's replies), lines of its templates and
+    scripts, and the README screenshots' conversation (tests/test_screenshots.py)."""
+    han = re.compile("[\u4e00-\u9fff]")
+    python = [*ROOT.glob("conversations/**/*.py"), *ROOT.glob("chatsite/**/*.py")]
+    found = []
+    for path in [*python, ROOT / "tests/test_screenshots.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if han.search(node.value) and node.value not in RELAYS_OWN_WORDS:
+                    where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                    found.append((where, MARKDOWN_CODE.sub("code", node.value)))
+    for path in [*ROOT.glob("templates/**/*.html"), *ROOT.glob("static/js/*.js")]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if han.search(line):
+                found.append((f"{path.relative_to(ROOT)}:{number}", line))
+    return found
+
+
+def test_chinese_written_in_the_code_uses_full_width_punctuation_too():
+    texts = chinese_in_sources()
+    assert any("fake_upstream/replies.py" in where for where, _ in texts)  # the scan finds some
+    offending = [
+        f"{where}: {', '.join(excerpt for _, excerpt in ascii_marks_in_chinese(text))}"
+        for where, text in texts
+        if ascii_marks_in_chinese(text)
+    ]
+    assert offending == [], "ASCII punctuation next to Chinese:\n" + "\n".join(offending)

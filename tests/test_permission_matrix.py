@@ -94,6 +94,7 @@ PRODUCT = {
     "sidebar/": {"GET": signed_in(200), "POST": signed_in(405)},
     "sidebar/more/": {"GET": signed_in(200), "POST": signed_in(405)},
     "search/": {"GET": signed_in(200), "POST": signed_in(405)},
+    "search/live/": {"GET": signed_in(200), "POST": signed_in(405)},
     "usage/": {"GET": signed_in(200), "POST": signed_in(405)},
     "reviews/": {"GET": signed_in(200), "POST": signed_in(405)},
     # Logging in and out, the health check and the language switcher.

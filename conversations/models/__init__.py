@@ -5,6 +5,7 @@ from conversations.models.chat import (
     SETTINGS_FIELDS,
     Conversation,
     ConversationBusy,
+    OutputLimit,
     Reply,
     User,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "AIModel",
     "Conversation",
     "ConversationBusy",
+    "OutputLimit",
     "QuotaExceeded",
     "QuotaPolicy",
     "QuotaStatus",

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from conversations.models.usage import (
@@ -369,6 +370,28 @@ def _check_rates(owner, limits: Limits) -> None:
         raise RateLimited("per_minute", retry_after=max(1, math.ceil(wait)))
 
 
+class OutputLimit(models.TextChoices):
+    """The length limit that applied to a reply: the conversation's max output tokens, what the
+    monthly quota left room for (or held for one reply), or, with neither, the model's own."""
+
+    CONVERSATION = "conversation", _("The conversation's settings")
+    QUOTA = "quota", _("The monthly quota")
+    MODEL = "model", _("The model's own limit")
+
+
+# The sentences a reply cut short by its length limit ends with, by the limit that applied.
+LENGTH_LIMIT_NOTES = {
+    OutputLimit.CONVERSATION: _(
+        "The reply reached the length limit set in this conversation's settings "
+        "(%(tokens)s tokens)."
+    ),
+    OutputLimit.QUOTA: _(
+        "The reply reached the length your monthly quota left room for (%(tokens)s tokens)."
+    ),
+    OutputLimit.MODEL: _("The reply reached the longest reply this model can write."),
+}
+
+
 class Reply(models.Model):
     """One turn: the user's message and the model's reply, with everything the relay said."""
 
@@ -429,6 +452,11 @@ class Reply(models.Model):
     upstream_created_at = models.BigIntegerField(null=True, blank=True)
     output_items = models.JSONField(default=list, blank=True)
     incomplete_reason = models.CharField(max_length=100, blank=True)
+    # Where the max_output_tokens sent came from (empty for replies from before it was kept), so
+    # a reply cut short by the length limit can say which limit applied.
+    output_limit = models.CharField(
+        _("length limit"), max_length=12, choices=OutputLimit.choices, blank=True
+    )
     error_code = models.CharField(_("error code"), max_length=100, blank=True)
     # error_message is the plain sentence shown to the user (stored in English, translated when
     # shown); error_detail is what the relay said, for the log and reviewers, never the browser.
@@ -501,6 +529,19 @@ class Reply(models.Model):
     @property
     def is_generating(self) -> bool:
         return self.status in self.GENERATING
+
+    @property
+    def length_limit_note(self) -> str:
+        """For a reply cut short by its length limit, the sentence that names the limit that
+        applied (translated); empty otherwise, or when it is not known (older replies)."""
+        if self.error_code != "max_output_tokens" or self.output_limit not in LENGTH_LIMIT_NOTES:
+            return ""
+        tokens = self.request_params.get("max_output_tokens")
+        if self.output_limit != OutputLimit.MODEL and not isinstance(tokens, int):
+            return ""
+        return str(LENGTH_LIMIT_NOTES[self.output_limit]) % {
+            "tokens": number_format(tokens, force_grouping=True)
+        }
 
     @property
     def can_retry(self) -> bool:

@@ -30,5 +30,7 @@ def _svg(name: str, size: int) -> str:
     with open(path, encoding="utf-8") as file:
         svg = _COMMENT.sub("", file.read()).strip()
     svg = re.sub(r'\s+width="24"\s+height="24"', f' width="{size}" height="{size}"', svg, count=1)
-    svg = re.sub(r'class="lucide ', 'aria-hidden="true" focusable="false" class="icon lucide ', svg, count=1)
+    svg = re.sub(
+        r'class="lucide ', 'aria-hidden="true" focusable="false" class="icon lucide ', svg, count=1
+    )
     return " ".join(svg.split())

@@ -1,10 +1,16 @@
 """The owner's feedback on a finished reply: helpful or not, with an optional comment. A plain
-form post that comes back to the conversation; htmx swaps just the feedback control."""
+form post that comes back to the conversation; htmx swaps just the feedback control.
+
+Either way the control then shows the choice pressed, a "Thank you" beside it and the comment
+box open: htmx gets the control rendered with `thanked`; without JavaScript the redirect's
+`?feedback=<reply>` tells the page which reply was just given feedback. Choosing the one already
+chosen keeps it (it never clears it) and opens the box again, as in Open WebUI; the box's Send
+posts that same choice with the comment."""
 
 import uuid
+from urllib.parse import urlencode
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -45,8 +51,8 @@ def give_feedback(request, reply_id: uuid.UUID):
         return render(
             request, "conversations/chat.html#feedback", {"reply": reply, "thanked": True}
         )
-    messages.success(request, _("Thank you for your feedback."))
-    return redirect(f"{reply.conversation.get_absolute_url()}#reply-{reply.pk}")
+    url = reply.conversation.get_absolute_url()
+    return redirect(f"{url}?{urlencode({'feedback': reply.pk})}#reply-{reply.pk}")
 
 
 def _refused(request, reply, message: str, status: int):

@@ -45,6 +45,9 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         "conversation": conversation,
         "replies": replies,
         "generating": any(reply.is_generating for reply in replies),
+        # The reply being written, which the composer's Stop stops (its Send comes back after).
+        "writing": next((reply for reply in replies if reply.is_generating), None),
+        "slow_notice_seconds": settings.REPLY_SLOW_NOTICE_SECONDS,
         "sidebar": sidebar_conversations(
             request.user,
             limit=SIDEBAR_MAX if request.GET.get("more") else SIDEBAR_FIRST,

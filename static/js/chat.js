@@ -4,24 +4,10 @@
 (() => {
   "use strict";
 
-  const composer = () => document.getElementById("composer");
   const messageBox = () => document.getElementById("message");
   const transcript = () => document.getElementById("transcript");
 
-  // Enter sends, Shift+Enter makes a new line (and nothing happens mid-IME composition).
-  document.addEventListener("keydown", (event) => {
-    const box = messageBox();
-    if (event.target !== box || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
-    event.preventDefault();
-    if (box.value.trim()) composer().requestSubmit();
-  });
-
-  // Escape stops the reply that is being written.
-  document.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape") return;
-    const stop = document.querySelector('article[aria-busy="true"] button.stop');
-    if (stop) stop.click();
-  });
+  // (Enter sends, and Escape stops a reply, in composer.js.)
 
   // After a successful send (the server triggers chat:sent) the box empties and keeps focus.
   // A refused send triggers nothing, so the typed text stays.

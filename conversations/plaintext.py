@@ -1,0 +1,45 @@
+"""A reply's markdown as the plain text a reader sees (for search snippets): no `**`, `#`,
+table pipes or code fences. Read through markdown-it's tokens with the grammar of the renderer
+(conversations/rendering.py: CommonMark with tables and strikethrough, raw HTML as text), so
+what is syntax there is syntax here too. The result is text, to be escaped where it is shown."""
+
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+
+# Inline tokens that are only markup: their text, if any, is in the tokens between them.
+_BREAKS = {"softbreak", "hardbreak"}
+
+
+def _build_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False})
+    return md.enable(["table", "strikethrough"]).disable(["html_block", "html_inline"])
+
+
+_PARSER = _build_parser()
+
+
+def _inline_text(children) -> str:
+    parts = []
+    for token in children or []:
+        if token.type in _BREAKS:
+            parts.append("\n")
+        elif token.type == "image":
+            parts.append(_inline_text(token.children))  # its alt text, as the page shows it
+        elif token.nesting == 0:  # text, code spans, escaped characters; not opening/closing
+            parts.append(token.content)
+    return "".join(parts)
+
+
+# Recent replies are stripped again and again while someone types a query, letter by letter.
+@lru_cache(maxsize=128)
+def plain_text(markdown: str) -> str:
+    """The text of `markdown` without its syntax, one block (paragraph, heading, list item,
+    table cell, code block) a line."""
+    blocks = []
+    for token in _PARSER.parse(markdown):
+        if token.type == "inline":
+            blocks.append(_inline_text(token.children))
+        elif token.type in ("fence", "code_block"):
+            blocks.append(token.content.rstrip("\n"))
+    return "\n".join(block for block in blocks if block)
