@@ -311,13 +311,15 @@ SMALL_TARGETS = """(root) => {
   const selector = 'a[href], button, summary, select, input[type=submit], [role=menuitem]';
   for (const element of root.querySelectorAll(selector)) {
     // Links inside a sentence (a reply's text) are exempt, as in WCAG 2.5.8.
-    if (element.matches('a') && element.closest('.reply-body p, .reply-body li, .user-text')) continue;
+    const inSentence = element.closest('.reply-body p, .reply-body li, .user-text');
+    if (element.matches('a') && inSentence) continue;
     const box = element.getBoundingClientRect();
     const style = getComputedStyle(element);
     if (!box.width || !box.height || style.visibility === 'hidden') continue;
     if (element.closest('[hidden], .sr-only')) continue;
     if (box.width < 43.5 || box.height < 43.5) {
-      small.push(`${element.outerHTML.slice(0, 90)}: ${box.width.toFixed(1)}x${box.height.toFixed(1)}`);
+      const size = `${box.width.toFixed(1)}x${box.height.toFixed(1)}`;
+      small.push(`${element.outerHTML.slice(0, 90)}: ${size}`);
     }
   }
   return small;
@@ -354,7 +356,10 @@ def test_on_a_phone_every_tap_target_is_44_px_and_copy_never_covers_code(
     # The code block's bar: its language and Copy, above the code.
     bar = page.locator(".codeblock-bar")
     expect(bar.locator(".codeblock-lang")).to_have_text("python")
-    copy, code = page.locator(".copy-code").bounding_box(), page.locator(".codeblock pre").bounding_box()
+    copy, code = (
+        page.locator(".copy-code").bounding_box(),
+        page.locator(".codeblock pre").bounding_box(),
+    )
     assert copy["y"] + copy["height"] <= code["y"] + 0.5
 
     # The list, open over the chat, and an entry's menu.

@@ -314,8 +314,13 @@ def test_each_entry_and_the_header_have_one_more_menu_with_every_action(alice, a
         pin = "Unpin" if conversation.pinned else "Pin"
         assert items == ["Rename", pin, "Archive", "Export as Markdown", "Export as JSON", "Delete"]
         pk = conversation.pk
-        for url in [f"/c/{pk}/?rename=1", f"/c/{pk}/export.md", f"/c/{pk}/export.json",
-                    f"/c/{pk}/delete/", f"/c/{pk}/archive/"]:
+        for url in [
+            f"/c/{pk}/?rename=1",
+            f"/c/{pk}/export.md",
+            f"/c/{pk}/export.json",
+            f"/c/{pk}/delete/",
+            f"/c/{pk}/archive/",
+        ]:
             assert url in menu
     assert 'aria-label="More actions for “Pinned one”"' in page
     assert page.count('class="icon item-more"') == 3
@@ -343,7 +348,9 @@ def test_renaming_another_entry_from_the_list_leaves_the_open_page_alone(alice, 
     shown, other = conversation_of(alice, "Shown"), conversation_of(alice, "Other")
     headers = {**HTMX, "HX-Current-URL": f"http://testserver/c/{shown.pk}/"}
 
-    renamed = alice_client.post(f"/c/{other.pk}/rename/", {"title": "Other, renamed"}, headers=headers)
+    renamed = alice_client.post(
+        f"/c/{other.pk}/rename/", {"title": "Other, renamed"}, headers=headers
+    )
 
     assert _entries(renamed.text) == [str(other.pk)]
     assert "Other, renamed" in renamed.text and "aria-current" not in renamed.text

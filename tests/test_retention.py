@@ -200,9 +200,7 @@ def test_reviewers_still_see_a_deleted_conversation_marked_deleted(
     assert page.status_code == 200 and "Question in Deleted plan" in page.text
 
 
-def test_with_deleted_ones_not_kept_delete_removes_once_undo_is_over(
-    alice, alice_client, settings
-):
+def test_with_deleted_ones_not_kept_delete_removes_once_undo_is_over(alice, alice_client, settings):
     settings.KEEP_DELETED_CONVERSATIONS = False
     gone, earlier = conversation(alice, "Gone", 0), conversation(alice, "Earlier", 0)
     alice_client.post(f"/c/{earlier.pk}/delete/")

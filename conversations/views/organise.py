@@ -1,7 +1,7 @@
-"""Pinning, archiving and restoring (Undo of a delete) conversations, the sidebar's poll while replies are being written, its
-next entries, and an entry's place for a page that learned of a change from another tab. Each
-action is a plain form post that comes back to the page; htmx requests get the one entry moved
-instead (conversations/sidebar.py)."""
+"""Pinning, archiving and restoring (Undo of a delete) conversations, the sidebar's poll while
+replies are being written, its next entries, and an entry's place for a page that learned of a
+change from another tab. Each action is a plain form post that comes back to the page; htmx
+requests get the one entry moved instead (conversations/sidebar.py)."""
 
 import uuid
 from urllib.parse import urlsplit
