@@ -42,6 +42,7 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/unpin/", organise.unpin, name="conversation_unpin"),
     path("c/<uuid:conversation_id>/archive/", organise.archive, name="conversation_archive"),
     path("c/<uuid:conversation_id>/unarchive/", organise.unarchive, name="conversation_unarchive"),
+    path("c/<uuid:conversation_id>/restore/", organise.restore, name="conversation_restore"),
     path("c/<uuid:conversation_id>/place/", organise.place, name="conversation_place"),
     path("sidebar/", organise.sidebar, name="sidebar"),
     path("sidebar/more/", organise.sidebar_more, name="sidebar_more"),

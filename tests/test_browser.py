@@ -251,7 +251,7 @@ def test_after_the_first_send_the_tab_is_titled_like_the_conversation(chat_page,
     send(page, "Plan a picnic")
     expect(page.locator(REPLY)).to_have_attribute("aria-busy", "false")
     expect(page.locator("#conversation-title")).to_have_text("Plan a picnic")
-    expect(page.get_by_role("link", name="Delete")).to_be_visible()
+    expect(page.get_by_role("button", name="More actions for this conversation")).to_be_visible()
     expect(page).to_have_title(re.compile(r"^Plan a picnic"), timeout=2_000)
 
 

@@ -178,12 +178,15 @@ def test_a_refreshed_list_gives_focus_back_to_the_same_control(chat_page, fake_u
     fake_upstream.queue({"behaviour": "ok", "text": "Done."})
     send(page, "Something to pin")
     wait_until_finished(page)
-    control = page.locator("#sidebar-list button[id]").first
+    control = page.locator("#sidebar-list .item-more").first
     control_id = control.get_attribute("id")
-    label = control.inner_text()
+    pin = page.locator("#sidebar-list [id^=pin-]").first
+    label = pin.text_content()
     control.focus()
-    page.keyboard.press("Enter")  # the list is swapped for a new one
-    expect(page.locator(f"[id='{control_id}']")).not_to_have_text(label)
+    page.keyboard.press("Enter")  # its menu
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")  # Pin: the entry is swapped for a new one
+    expect(page.locator("#sidebar-list [id^=pin-]").first).not_to_have_text(label)
     expect(page.locator(f"[id='{control_id}']")).to_be_focused()
 
 
@@ -357,7 +360,7 @@ def test_the_header_keeps_its_height_when_a_first_message_starts_a_conversation(
     before = page.locator("#chat-header").bounding_box()["height"]
     fake_upstream.queue({"behaviour": "ok", "text": "Hello."})
     send(page, "Hi")
-    expect(page.get_by_role("link", name="Delete")).to_be_visible()  # the conversation's tools
+    expect(page.get_by_role("button", name="More actions for this conversation")).to_be_visible()
     assert page.locator("#chat-header").bounding_box()["height"] == before
 
 

@@ -31,6 +31,12 @@ def conversation_of(owner, title, message="Hello", reply="Hi there.", **fields) 
     return conversation
 
 
+def choose(page, conversation, action: str) -> None:
+    """An action of the entry's "More" menu, with the mouse."""
+    page.locator(f"#more-{conversation.pk}").click()
+    page.locator(f"#menu-{conversation.pk}").get_by_role("menuitem", name=action).click()
+
+
 @pytest.fixture
 def open_chat(new_browser_context, watch_page, browser_log_in, alice):
     """`open_chat(language, path="/")`: alice's page in that language, loaded."""
@@ -82,18 +88,20 @@ def test_pin_and_archive_swap_the_sidebar_and_keep_focus(open_chat, alice, langu
     items = page.locator("#sidebar-list .sidebar-item > a")
     expect(items).to_have_text(["Second topic", "First topic"])
 
-    pin = page.locator(f"#pin-{first.pk}")
-    pin.focus()
+    more = page.locator(f"#more-{first.pk}")
+    more.focus()
+    page.keyboard.press("Enter")  # the menu
+    page.keyboard.press("ArrowDown")  # Pin
     page.keyboard.press("Enter")
 
     expect(items.first).to_contain_text("First topic")
-    expect(pin).to_have_text(TEXTS[language]["unpin"])
-    expect(pin).to_be_focused()
+    expect(page.locator(f"#pin-{first.pk}")).to_have_text(TEXTS[language]["unpin"])
+    expect(more).to_be_focused()
     expect(page).to_have_url(re.compile(rf"/c/{second.pk}/$"))  # swapped, not reloaded
     expect(page.locator(f"#link-{second.pk}")).to_have_attribute("aria-current", "page")
     assert Conversation.objects.get(pk=first.pk).pinned
 
-    page.locator(f"#archive-{first.pk}").click()
+    choose(page, first, "Archive" if language == "en" else "归档")
 
     expect(items).to_have_text(["Second topic"])
     expect(page.locator("#message")).to_be_focused()
@@ -182,7 +190,7 @@ def test_a_send_moves_its_conversation_to_the_top_and_the_open_one_stays_marked(
     # Pinning another entry while the reply is written re-renders the list: the open
     # conversation stays the marked one, although the other entries' forms were rendered on
     # the new-chat page.
-    page.locator(f"#pin-{older.pk}").click()
+    choose(page, older, "Pin")
     expect(page.locator(f"#link-{older.pk} .sr-only")).to_have_count(1)  # "Pinned:"
     expect(page.locator(f"#link-{new}")).to_have_attribute("aria-current", "page")
     expect(page.locator(f"#link-{new} .generating-indicator")).to_have_count(1)
@@ -204,12 +212,12 @@ def test_a_send_moves_its_conversation_to_the_top_and_the_open_one_stays_marked(
 
     # The other tab's reply ends while the keyboard is on its entry: the poll moves the entry
     # (taken out and put back at the top), and the focus stays on the same control.
-    page.locator(f"#pin-{busy.pk}").focus()
+    page.locator(f"#more-{busy.pk}").focus()
     Reply.objects.filter(conversation=busy).update(status=Reply.Status.COMPLETED)
     Conversation.objects.filter(pk=busy.pk).update(updated_at=timezone.now())  # (as its end)
     expect(page.locator(f"#link-{busy.pk} .generating-indicator")).to_have_count(0, timeout=8_000)
     expect(items.nth(2)).to_contain_text("Busy elsewhere")
-    expect(page.locator(f"#pin-{busy.pk}")).to_be_focused()
+    expect(page.locator(f"#more-{busy.pk}")).to_be_focused()
     expect(page.locator("#sidebar-notices")).to_contain_text("“Busy elsewhere”")
     assert watched.console == []
 
@@ -235,9 +243,9 @@ def test_the_sidebar_loads_more_entries_as_it_is_scrolled(open_chat, alice):
 
     # Archiving and pinning far down the list move that one entry; the rest stays loaded.
     topic = {c.title: c for c in Conversation.objects.filter(owner=alice)}
-    page.locator(f"#archive-{topic['Topic 010'].pk}").click()
+    choose(page, topic["Topic 010"], "Archive")
     expect(items).to_have_count(119)
-    page.locator(f"#pin-{topic['Topic 005'].pk}").click()
+    choose(page, topic["Topic 005"], "Pin")
     expect(items.first).to_contain_text("Topic 005")
     expect(items).to_have_count(119)
     expect(items.nth(1)).to_have_text("Topic 119")
@@ -246,9 +254,9 @@ def test_the_sidebar_loads_more_entries_as_it_is_scrolled(open_chat, alice):
 
     # Renaming the open conversation changes its entry in place.
     page.locator(f"#link-{topic['Topic 118'].pk}").click()
-    page.locator("details.rename summary").click()
-    page.locator("#rename-title").fill("Renamed topic")
-    page.locator("#rename-title").press("Enter")
+    page.locator("#title-link").click()
+    page.locator("#rename-box").fill("Renamed topic")
+    page.locator("#rename-box").press("Enter")
     expect(page.locator("#rename-status")).to_have_text("Saved.")
     expect(page.locator(f"#link-{topic['Topic 118'].pk}")).to_have_text("Renamed topic")
     assert watched.console == []
@@ -265,20 +273,20 @@ def test_other_tabs_lists_follow_a_pin_an_archive_a_rename_and_a_delete(open_cha
     items = there.locator("#sidebar-list .sidebar-item > a")
     expect(items).to_have_text(["Gamma notes", "Beta notes", "Alpha notes"])
 
-    here.locator(f"#pin-{alpha.pk}").click()
+    choose(here, alpha, "Pin")
     expect(items).to_have_text(["Pinned: Alpha notes", "Gamma notes", "Beta notes"])
-    here.locator(f"#archive-{beta.pk}").click()
+    choose(here, beta, "Archive")
     expect(items).to_have_text(["Pinned: Alpha notes", "Gamma notes"])
-    here.locator("details.rename summary").click()
-    here.locator("#rename-title").fill("Gamma, renamed")
-    here.locator("#rename-title").press("Enter")
+    here.locator("#title-link").click()
+    here.locator("#rename-box").fill("Gamma, renamed")
+    here.locator("#rename-box").press("Enter")
     expect(items).to_have_text(["Pinned: Alpha notes", "Gamma, renamed"])
     expect(there.locator(f"#link-{gamma.pk}")).not_to_have_attribute("aria-current", "page")
 
     here.goto(f"/c/{alpha.pk}/delete/")
     here.get_by_role("button", name="Delete").click()
     expect(items).to_have_text(["Gamma, renamed"])
-    expect(here.locator("ul.flash")).to_contain_text("The conversation was deleted.")
+    expect(here.locator("#toasts")).to_contain_text("Deleted “Alpha notes”.")
     assert not Conversation.objects.for_user(alice).filter(pk=alpha.pk).exists()
     assert problems == []
 
@@ -301,13 +309,13 @@ def test_moving_down_onto_show_more_lands_on_the_first_entry_it_loads(open_chat,
     items = page.locator("#sidebar-list .sidebar-item > a")
     expect(items).to_have_count(50)
 
-    page.locator(f"#archive-{made[70].pk}").focus()  # the 50th entry's last control
+    page.locator(f"#more-{made[70].pk}").focus()  # the 50th entry's last control
     page.keyboard.press("ArrowDown")  # onto "Show more conversations", which loads the next 50
 
     expect(items).to_have_count(100)
     expect(page.locator(f"#link-{made[69].pk}")).to_be_focused()  # the 51st entry
     page.keyboard.press("ArrowRight")
-    expect(page.locator(f"#pin-{made[69].pk}")).to_be_focused()
+    expect(page.locator(f"#more-{made[69].pk}")).to_be_focused()
     headings = page.locator("#sidebar-list .sidebar-heading")
     expect(headings).to_have_text(["Today", "Previous 7 days"] if new_group else ["Today"])
 
@@ -372,10 +380,12 @@ def test_without_javascript_pin_archive_search_and_examples_still_work(
     expect(page.locator("[data-example-prompt]")).to_have_count(4)
     expect(page.locator("button.example-prompt")).to_have_count(0)  # plain text
 
-    page.get_by_role("button", name="Pin “Alpha notes”").click()
+    page.get_by_role("button", name="More actions for “Alpha notes”").click()
+    page.get_by_role("menuitem", name="Pin").click()
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.locator("#sidebar-list .sidebar-item > a").first).to_contain_text("Alpha notes")
-    page.get_by_role("button", name="Archive “Beta notes”").click()
+    page.get_by_role("button", name="More actions for “Beta notes”").click()
+    page.get_by_role("menuitem", name="Archive").click()
     expect(page.locator("#sidebar-list")).not_to_contain_text("Beta notes")
     assert Conversation.objects.get(pk=second.pk).archived
     assert Conversation.objects.get(pk=first.pk).pinned

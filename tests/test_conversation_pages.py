@@ -1,9 +1,13 @@
 """The chat page and managing conversations: sidebar, titles, rename, delete with
 confirmation, settings, retry, demo banner, and the page without JavaScript."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from conversations.models import Conversation, Reply
+from conversations.models.chat import UNDO_WINDOW
 from tests.conftest import wait_for_reply_sync
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +68,7 @@ def test_rename_changes_the_title(alice, alice_client):
 
 
 def test_delete_asks_for_confirmation_then_deletes_everything(alice, alice_client, settings):
-    settings.KEEP_DELETED_CONVERSATIONS = False  # removed at once (kept: see test_retention.py)
+    settings.KEEP_DELETED_CONVERSATIONS = False  # removed for good (kept: see test_retention.py)
     conversation, reply = make_conversation(alice, "Doomed")
 
     confirm = alice_client.get(f"/c/{conversation.pk}/delete/")
@@ -74,6 +78,14 @@ def test_delete_asks_for_confirmation_then_deletes_everything(alice, alice_clien
     response = alice_client.post(f"/c/{conversation.pk}/delete/")
 
     assert response.status_code == 302 and response["Location"] == "/"
+    assert not Conversation.objects.for_user(alice).filter(pk=conversation.pk).exists()
+    # Only marked deleted while Undo may bring it back; once that time is over, the owner's
+    # next visit (or purge_conversations) removes it.
+    assert Conversation.objects.restorable(alice).filter(pk=conversation.pk).exists()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        deleted_at=timezone.now() - UNDO_WINDOW - timedelta(seconds=1)
+    )
+    alice_client.get("/")
     assert not Conversation.objects.filter(pk=conversation.pk).exists()
     assert not Reply.objects.filter(pk=reply.pk).exists()
 

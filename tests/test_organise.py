@@ -10,10 +10,12 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations.models import Conversation, QuotaPolicy, Reply, UsageMonth
+from conversations.models.chat import UNDO_WINDOW
 from conversations.models.usage import month_start
 from tests.chat_helpers import latest_reply, logged_in, send
 from tests.conftest import wait_for_reply
@@ -49,7 +51,9 @@ def test_pinned_come_first_then_newest_first(alice, alice_client):
     assert Conversation.objects.get(pk=conversations[0].pk).pinned
     page = alice_client.get("/").text
     assert sidebar_titles(page, titles) == ["First", "Third", "Second"]
-    assert "Pinned: </span>First" in page and "Unpin “First”" in page
+    assert "Pinned: </span>First" in page and "More actions for “First”" in page
+    first_menu = page.split('id="menu-' + str(conversations[0].pk), 1)[1].split("</div>", 1)[0]
+    assert "<span>Unpin</span>" in first_menu and "<span>Pin</span>" not in first_menu
 
     alice_client.post(f"/c/{conversations[0].pk}/unpin/")
     assert sidebar_titles(alice_client.get("/").text, titles) == ["Third", "Second", "First"]
@@ -79,7 +83,10 @@ def test_htmx_gets_the_entry_taken_out_and_put_in_its_new_place(alice, alice_cli
     placed = pin(older, "unpin")  # the last of the others
     assert '<hx-partial hx-target="#sidebar-end" hx-swap="beforebegin">' in placed
     placed = pin(newer, "archive")
-    assert "beforebegin" not in placed and "Newer" not in placed
+    # No entry comes back; the notice offers Undo (unarchiving it).
+    notice = placed.split('<hx-partial hx-target="#toasts" hx-swap="innerHTML">', 1)[1]
+    assert "beforebegin" not in placed and "Newer" not in placed.split(notice)[0]
+    assert "Archived “Newer”." in notice and f'action="/c/{newer.pk}/unarchive/"' in notice
 
 
 def test_archived_leave_the_sidebar_but_still_open_and_can_come_back(alice, alice_client):
@@ -188,6 +195,183 @@ def test_an_entrys_place_for_another_tab_changes_nothing(alice, alice_client):
     assert f'hx-target="#sidebar-item-{later.pk}" hx-swap="delete"' in gone
     assert "beforebegin" not in gone
     assert alice_client.get(f"/c/{first.pk}/place/").url == f"/c/{first.pk}/"
+
+
+# --- Undo: an archive's and a delete's notice, and restoring a deleted conversation ---------
+
+
+def test_a_plain_archive_or_delete_shows_its_notice_with_undo_once_on_the_next_page(
+    alice, alice_client
+):
+    """Without JavaScript the notice waits in the session for the page the post goes back to."""
+    archived, deleted = conversation_of(alice, "Put away"), conversation_of(alice, "Thrown away")
+
+    alice_client.post(f"/c/{archived.pk}/archive/")
+    page = alice_client.get("/").text
+    notice = page.split('<div id="toasts" class="toasts" role="status">', 1)[1].split("</div>")[0]
+    assert "Archived “Put away”." in notice
+    assert f'<form method="post" action="/c/{archived.pk}/unarchive/">' in notice
+    assert "Archived “Put away”" not in alice_client.get("/").text  # once
+
+    alice_client.post(f"/c/{deleted.pk}/delete/")
+    page = alice_client.get("/").text
+    assert "Deleted “Thrown away”." in page
+    assert f'<form method="post" action="/c/{deleted.pk}/restore/">' in page
+
+    restored = alice_client.post(f"/c/{deleted.pk}/restore/", {"next": f"/c/{deleted.pk}/"})
+    assert restored.status_code == 302 and restored["Location"] == f"/c/{deleted.pk}/"
+    assert Conversation.objects.for_user(alice).filter(pk=deleted.pk).exists()
+    assert alice_client.get(f"/c/{deleted.pk}/").status_code == 200
+
+
+def test_undo_of_a_delete_puts_the_entry_back_in_its_place(alice, alice_client):
+    first, second = conversation_of(alice, "First"), conversation_of(alice, "Second")
+    headers = {**HTMX, "HX-Current-URL": f"http://testserver/c/{second.pk}/"}
+
+    gone = alice_client.post(f"/c/{first.pk}/delete/", headers=headers)
+
+    assert gone.status_code == 200 and "<html" not in gone.text
+    assert f'<hx-partial hx-target="#sidebar-item-{first.pk}" hx-swap="delete">' in gone.text
+    assert "Deleted “First”." in gone.text and f"/c/{first.pk}/restore/" in gone.text
+    assert not Conversation.objects.for_user(alice).filter(pk=first.pk).exists()
+
+    back = alice_client.post(f"/c/{first.pk}/restore/", headers=headers)
+
+    assert back.status_code == 200
+    assert _entries(back.text) == [str(first.pk)]
+    assert '<hx-partial hx-target="#sidebar-end" hx-swap="beforebegin">' in back.text
+    assert f'<hx-partial hx-target="#toast-{first.pk}" hx-swap="delete">' in back.text
+    assert Conversation.objects.get(pk=first.pk).deleted_at is None
+
+
+def test_deleting_the_open_conversation_with_htmx_goes_to_a_new_chat_with_the_notice(
+    alice, alice_client
+):
+    doomed = conversation_of(alice, "Doomed")
+    headers = {**HTMX, "HX-Current-URL": f"http://testserver/c/{doomed.pk}/"}
+
+    response = alice_client.post(f"/c/{doomed.pk}/delete/", headers=headers)
+
+    assert response.status_code == 200 and response["HX-Redirect"] == "/"
+    assert "Deleted “Doomed”." in alice_client.get("/").text
+
+
+def test_undo_is_for_the_owner_only_and_only_for_a_short_while(
+    alice, alice_client, bob_client, client
+):
+    deleted = conversation_of(alice, "Deleted")
+    deleted.delete_for_owner()
+    url = f"/c/{deleted.pk}/restore/"
+
+    assert bob_client.post(url).status_code == 404
+    assert bob_client.post(url, headers=HTMX).status_code == 404
+    assert client.post(url)["Location"].startswith("/login/")
+    assert alice_client.get(url).status_code == 405
+    Conversation.objects.filter(pk=deleted.pk).update(
+        deleted_at=timezone.now() - UNDO_WINDOW - timedelta(seconds=1)
+    )
+    assert alice_client.post(url).status_code == 404
+    assert Conversation.objects.get(pk=deleted.pk).deleted_at is not None
+    alive = conversation_of(alice, "Alive")  # never deleted: nothing to undo
+    assert alice_client.post(f"/c/{alive.pk}/restore/").status_code == 404
+
+
+def test_undo_needs_the_csrf_token(alice):
+    deleted = conversation_of(alice, "Deleted")
+    deleted.delete_for_owner()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+
+    assert browser.post(f"/c/{deleted.pk}/restore/").status_code == 403
+    assert Conversation.objects.get(pk=deleted.pk).deleted_at is not None
+
+
+def test_a_notice_older_than_undo_allows_is_not_shown(alice, alice_client):
+    archived = conversation_of(alice, "Put away")
+    alice_client.post(f"/c/{archived.pk}/archive/")
+    session = alice_client.session
+    session["undo_notice"]["at"] -= UNDO_WINDOW.total_seconds() + 1
+    session.save()
+
+    assert "Archived “Put away”" not in alice_client.get("/").text
+
+
+# --- The menus: one "More" menu per entry and in the header, renaming from the list -------
+
+
+def test_each_entry_and_the_header_have_one_more_menu_with_every_action(alice, alice_client):
+    pinned = conversation_of(alice, "Pinned one", pinned=True)
+    other = conversation_of(alice, "Other one")
+
+    page = alice_client.get(f"/c/{other.pk}/").text
+
+    for key, conversation in [(str(pinned.pk), pinned), (str(other.pk), other), ("header", other)]:
+        button = re.search(rf'<button type="button" id="more-{key}"[^>]*>', page).group(0)
+        assert f'popovertarget="menu-{key}"' in button and 'aria-haspopup="menu"' in button
+        assert 'class="icon item-more"' in button
+        menu = page.split(f'id="menu-{key}"', 1)[1].split("</div>", 1)[0]
+        items = re.findall(r'role="menuitem"[^>]*>.*?<span>([^<]+)</span>', menu)
+        pin = "Unpin" if conversation.pinned else "Pin"
+        assert items == ["Rename", pin, "Archive", "Export as Markdown", "Export as JSON", "Delete"]
+        pk = conversation.pk
+        for url in [
+            f"/c/{pk}/?rename=1",
+            f"/c/{pk}/export.md",
+            f"/c/{pk}/export.json",
+            f"/c/{pk}/delete/",
+            f"/c/{pk}/archive/",
+        ]:
+            assert url in menu
+    assert 'aria-label="More actions for “Pinned one”"' in page
+    assert page.count('class="icon item-more"') == 3
+    # The header: the title renames (in place), and New chat for phones.
+    assert f'<a id="title-link" class="title-rename" href="/c/{other.pk}/?rename=1"' in page
+    assert 'class="button icon header-new-chat" href="/" aria-label="New chat"' in page
+    assert 'class="rename"' not in page and "Export:" not in page  # the old tools are gone
+
+
+def test_without_javascript_the_title_becomes_a_box_to_rename_it(alice, alice_client):
+    conversation = conversation_of(alice, "Old title")
+
+    page = alice_client.get(f"/c/{conversation.pk}/?rename=1").text
+
+    form = page.split('<form class="rename-form"', 1)[1].split("</form>", 1)[0]
+    assert f'action="/c/{conversation.pk}/rename/"' in form
+    assert 'id="rename-title" name="title" value="Old title"' in form and "autofocus" in form
+    assert "Cancel" in form
+    saved = alice_client.post(f"/c/{conversation.pk}/rename/", {"title": "New title"})
+    assert saved["Location"] == f"/c/{conversation.pk}/"
+    assert 'class="rename-form"' not in alice_client.get(saved["Location"]).text
+
+
+def test_renaming_another_entry_from_the_list_leaves_the_open_page_alone(alice, alice_client):
+    shown, other = conversation_of(alice, "Shown"), conversation_of(alice, "Other")
+    headers = {**HTMX, "HX-Current-URL": f"http://testserver/c/{shown.pk}/"}
+
+    renamed = alice_client.post(
+        f"/c/{other.pk}/rename/", {"title": "Other, renamed"}, headers=headers
+    )
+
+    assert _entries(renamed.text) == [str(other.pk)]
+    assert "Other, renamed" in renamed.text and "aria-current" not in renamed.text
+    assert "head > title" not in renamed.text and "#conversation-title" not in renamed.text
+    same = alice_client.post(f"/c/{shown.pk}/rename/", {"title": "Shown, renamed"}, headers=headers)
+    assert 'hx-target="head > title" hx-swap="innerHTML">Shown, renamed' in same.text
+    assert 'hx-target="#conversation-title"' in same.text
+    assert 'aria-current="page"' in same.text
+
+
+def test_pinning_the_open_conversation_updates_the_headers_menu(alice, alice_client):
+    shown = conversation_of(alice, "Shown")
+    headers = {**HTMX, "HX-Current-URL": f"http://testserver/c/{shown.pk}/"}
+
+    placed = alice_client.post(f"/c/{shown.pk}/pin/", headers=headers).text
+
+    header = placed.split('<hx-partial hx-target="#chat-header" hx-swap="outerHTML">', 1)[1]
+    assert "<span>Unpin</span>" in header.split('id="menu-header"', 1)[1]
+    archived = alice_client.post(f"/c/{shown.pk}/archive/", headers=headers).text
+    header = archived.split('<hx-partial hx-target="#chat-header" hx-swap="outerHTML">', 1)[1]
+    assert "<span>Unarchive</span>" in header and "<span>Archive</span>" not in header
 
 
 def _entries(html: str) -> list[str]:

@@ -19,6 +19,7 @@ from conversations.models import (
     UsageEntry,
     UsageMonth,
 )
+from conversations.models.chat import UNDO_WINDOW
 from conversations.models.usage import month_start
 from tests.chat_helpers import latest_reply, logged_in, send
 from tests.review_fixtures import *  # noqa: F403
@@ -134,13 +135,20 @@ def test_with_deleted_ones_not_kept_the_purge_removes_leftover_deleted_ones(alic
     kept.delete_for_owner()  # while KEEP_DELETED_CONVERSATIONS was on
     held = conversation(alice, "Deleted but held", 1, legal_hold=True)
     held.delete_for_owner()
+    yesterday = timezone.now() - timedelta(days=1)
+    Conversation.objects.filter(pk__in=[kept.pk, held.pk]).update(deleted_at=yesterday)
+    just_now = conversation(alice, "Deleted just now", 1)
+    just_now.delete_for_owner()  # Undo may still bring it back
     conversation(alice, "Alive", 1)
     settings.KEEP_DELETED_CONVERSATIONS = False
 
     output = purge()
 
-    assert remaining() == {"Deleted but held", "Alive"}
+    assert remaining() == {"Deleted but held", "Deleted just now", "Alive"}
     assert "1 conversation(s) deleted; 1 kept under legal hold." in output
+    Conversation.objects.filter(pk=just_now.pk).update(deleted_at=yesterday)
+    purge()
+    assert remaining() == {"Deleted but held", "Alive"}
 
 
 def test_a_conversation_with_a_reply_being_written_is_never_purged(alice, settings):
@@ -163,7 +171,8 @@ def test_deleted_conversation_disappears_for_its_owner_at_once(alice, alice_clie
     response = alice_client.post(f"/c/{gone.pk}/delete/")
 
     assert response.status_code == 302
-    assert "Secret plan" not in alice_client.get("/").text
+    sidebar = alice_client.get("/").text.split('id="sidebar-list"')[1].split("</ul>")[0]
+    assert "Secret plan" not in sidebar
     for method, url in [
         ("get", f"/c/{gone.pk}/"),
         ("get", f"/c/{gone.pk}/delete/"),
@@ -191,14 +200,21 @@ def test_reviewers_still_see_a_deleted_conversation_marked_deleted(
     assert page.status_code == 200 and "Question in Deleted plan" in page.text
 
 
-def test_with_deleted_ones_not_kept_delete_removes_at_once(alice, alice_client, settings):
+def test_with_deleted_ones_not_kept_delete_removes_once_undo_is_over(alice, alice_client, settings):
     settings.KEEP_DELETED_CONVERSATIONS = False
-    gone = conversation(alice, "Gone", 0)
+    gone, earlier = conversation(alice, "Gone", 0), conversation(alice, "Earlier", 0)
+    alice_client.post(f"/c/{earlier.pk}/delete/")
+    Conversation.objects.filter(pk=earlier.pk).update(
+        deleted_at=timezone.now() - UNDO_WINDOW - timedelta(seconds=1)
+    )
 
     alice_client.post(f"/c/{gone.pk}/delete/")
 
-    assert not Conversation.objects.filter(pk=gone.pk).exists()
+    # The earlier one is removed by this delete; this one waits for Undo's time to pass.
+    assert not Conversation.objects.filter(pk=earlier.pk).exists()
     assert UsageEntry.objects.filter(conversation__isnull=True).count() == 1
+    assert Conversation.objects.get(pk=gone.pk).deleted_at is not None
+    assert alice_client.get(f"/c/{gone.pk}/").status_code == 404
 
 
 def test_a_legal_hold_keeps_a_deleted_conversation_even_when_deleted_ones_are_not_kept(
@@ -221,7 +237,7 @@ def test_a_legal_hold_keeps_a_deleted_conversation_even_when_deleted_ones_are_no
     [
         (True, 30, "A copy is kept for reviewers until it is purged, 30 days after its last"),
         (True, None, "this site keeps conversations until an administrator removes them"),
-        (False, 30, "and all its messages will be deleted. This cannot be undone."),
+        (False, 30, "and all its messages will be deleted. Undo is offered for two minutes;"),
     ],
 )
 def test_the_delete_dialog_says_what_happens(alice, alice_client, settings, keep, days, sentence):

@@ -42,18 +42,36 @@ class ConversationBusy(Exception):
     """A reply is already being generated in this conversation."""
 
 
+# How long after its owner deletes a conversation Undo brings it back (the notice offers it
+# for a few seconds; another tab, or a page without JavaScript, may be slower). Until then it
+# is only marked deleted, whatever KEEP_DELETED_CONVERSATIONS says.
+UNDO_WINDOW = timedelta(minutes=2)
+
+
 class ConversationQuerySet(models.QuerySet):
     def for_user(self, user):
         """The owner's conversations; deleted ones are gone for them at once."""
         return self.filter(owner=user, deleted_at__isnull=True)
 
+    def restorable(self, user):
+        """The owner's conversations deleted so recently that Undo may still bring them back."""
+        return self.filter(owner=user, deleted_at__gte=timezone.now() - UNDO_WINDOW)
+
     def due_for_purge(self, cutoff=None, deleted_too: bool = False):
         """Past retention: last activity before `cutoff` (deleted or not), and with
-        `deleted_too` every conversation its owner deleted. Holds are not looked at here."""
+        `deleted_too` every conversation its owner deleted longer ago than Undo allows.
+        Holds are not looked at here."""
         due = Q(updated_at__lt=cutoff) if cutoff is not None else Q(pk__in=[])
         if deleted_too:
-            due |= Q(deleted_at__isnull=False)
+            due |= Q(deleted_at__lt=timezone.now() - UNDO_WINDOW)
         return self.filter(due)
+
+    def purge_lapsed_deletes(self, user) -> None:
+        """With KEEP_DELETED_CONVERSATIONS off: removes for good what `user` deleted longer
+        ago than Undo allows (holds and replies being written excepted, as in every purge).
+        Called when the owner deletes or opens the chat; purge_conversations does the rest."""
+        if not settings.KEEP_DELETED_CONVERSATIONS:
+            self.purgeable(deleted_too=True).filter(owner=user).delete()
 
     def under_hold(self):
         return self.filter(Q(legal_hold=True) | Q(owner__legal_hold=True))
@@ -159,14 +177,17 @@ class Conversation(models.Model):
         return settings.KEEP_DELETED_CONVERSATIONS or self.on_hold
 
     def delete_for_owner(self) -> None:
-        """The owner's delete: it disappears for them at once; it stays for reviewers until the
-        retention purge when KEEP_DELETED_CONVERSATIONS is on (or under a legal hold), else it
-        is removed now."""
-        if self.kept_after_delete:
-            self.deleted_at = timezone.now()
-            self.save(update_fields=["deleted_at"])
-        else:
-            self.delete()
+        """The owner's delete: it disappears for them at once, and Undo (restore_for_owner)
+        can bring it back for UNDO_WINDOW. It stays for reviewers until the retention purge
+        when KEEP_DELETED_CONVERSATIONS is on (or under a legal hold), else it is removed once
+        the window has passed (purge_lapsed_deletes, purge_conversations)."""
+        self.deleted_at = timezone.now()
+        self.save(update_fields=["deleted_at"])
+
+    def restore_for_owner(self) -> None:
+        """Undo of the owner's delete (within UNDO_WINDOW: see ConversationQuerySet.restorable)."""
+        self.deleted_at = None
+        self.save(update_fields=["deleted_at"])
 
     def title_from_message(self, message: str) -> str:
         """A short title from the first message: its first line, cut at a word near 60 chars."""

@@ -7,12 +7,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import prefetch_related_objects
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversations import live, relay_status
+from conversations import live, relay_status, undo
 from conversations.forms import ConversationSettingsForm, RenameForm, SendForm, first_error
 from conversations.models import Conversation, QuotaStatus, Reply
 from conversations.recovery import interrupt, interrupt_if_stale
@@ -24,6 +26,7 @@ from conversations.sidebar import (
     sidebar_conversations,
 )
 from conversations.views.lookups import get_conversation_for_user
+from conversations.views.organise import conversation_in_address, shown_conversation
 
 
 def chat_context(request, conversation: Conversation | None, form=None) -> dict:
@@ -55,6 +58,9 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         "relay_status": relay_status.current(),
         "form": form,
         "client_token": uuid.uuid4(),
+        # Without JavaScript: the header's title as a box to rename it (the menu's Rename).
+        "renaming": conversation is not None and "rename" in request.GET,
+        "toast": undo.take(request),
     }
 
 
@@ -78,12 +84,14 @@ def quota_share(quota: QuotaStatus) -> int | None:
 @login_required
 @require_GET
 def home(request):
+    Conversation.objects.purge_lapsed_deletes(request.user)
     return render(request, "conversations/chat.html", chat_context(request, None))
 
 
 @login_required
 @require_GET
 def conversation_page(request, conversation_id: uuid.UUID):
+    Conversation.objects.purge_lapsed_deletes(request.user)
     conversation = get_conversation_for_user(request.user, conversation_id)
     return render(request, "conversations/chat.html", chat_context(request, conversation))
 
@@ -112,9 +120,10 @@ def rename(request, conversation_id: uuid.UUID):
         return _refused(request, conversation, first_error(form), "#rename-status")
     conversation.title = form.cleaned_data["title"].strip() or conversation.title
     conversation.save(update_fields=["title"])
-    if request.htmx:  # the title in the header and in the conversation's sidebar entry
+    if request.htmx:  # its sidebar entry, and the header's title when it is the one open
         mark_generating([conversation], generating_conversation_ids(request.user))
-        context = {"conversation": conversation, "item": conversation}
+        open_conversation = shown_conversation(request, request.POST.get("open"))
+        context = {"conversation": open_conversation, "item": conversation}
         return TemplateResponse(request, "conversations/chat.html#renamed", context)
     return redirect(conversation)
 
@@ -130,7 +139,23 @@ def delete(request, conversation_id: uuid.UUID):
                 current.request_stop()
             interrupt(reply, code="", status=Reply.Status.CANCELLED)
         conversation.delete_for_owner()
-        messages.success(request, _("The conversation was deleted."))
+        Conversation.objects.purge_lapsed_deletes(request.user)
+        shown = conversation_in_address(request.htmx.current_url or "") if request.htmx else None
+        if request.htmx and shown != conversation.pk:
+            # From the list, on another page: the entry goes, the page stays, and a notice
+            # offers Undo.
+            context = {
+                "conversation": shown_conversation(request, None),
+                "item": conversation,
+                "toast": undo.notice("delete", conversation),
+            }
+            return TemplateResponse(request, "conversations/chat.html#deleted", context)
+        # The page showed it: a new chat, with the notice (kept for that page).
+        undo.keep_for_next_page(request, "delete", conversation)
+        if request.htmx:
+            response = HttpResponse()
+            response["HX-Redirect"] = reverse("home")
+            return response
         return redirect("home")
     context = {"conversation": conversation, "retention_days": settings.CONVERSATION_RETENTION_DAYS}
     return render(request, "conversations/confirm_delete.html", context)

@@ -29,14 +29,20 @@
     if (following) window.scrollTo({ top: document.documentElement.scrollHeight });
   }
 
-  // A copy button on every code block; its labels come translated from the page.
+  // A bar above every code block with its language and a Copy button (never over the code);
+  // its labels come translated from the page.
   const label = (name) => transcript()?.dataset[name] ?? name;
   function addCopyButtons(root) {
     for (const block of root.querySelectorAll(".codeblock:not([data-copy-ready])")) {
       block.dataset.copyReady = "1";
+      const bar = document.createElement("div");
+      bar.className = "codeblock-bar";
+      const language = document.createElement("span");
+      language.className = "codeblock-lang";
+      language.textContent = block.dataset.lang || "";
       const button = document.createElement("button");
       button.type = "button";
-      button.className = "copy-code";
+      button.className = "copy-code subtle";
       button.textContent = label("copyLabel");
       button.addEventListener("click", async () => {
         const code = block.querySelector("code")?.innerText ?? "";
@@ -48,7 +54,8 @@
         }
         setTimeout(() => { button.textContent = label("copyLabel"); }, 1500);
       });
-      block.prepend(button);
+      bar.append(language, button);
+      block.prepend(bar);
     }
   }
 
@@ -106,9 +113,9 @@
     if (transcript()?.querySelector(".turn")) followToBottom(true);
   });
 
-  // ---- Other tabs of this browser: a pin, unpin, archive, unarchive, rename or delete made in
+  // ---- Other tabs of this browser: a pin, unpin, archive, unarchive, rename, delete or its Undo made in
   // one is applied to the others' lists (each asks for the entry's new place, or drops it). ----
-  const ORGANISED = /\/c\/([0-9a-f-]{36})\/(pin|unpin|archive|unarchive|rename|delete)\/$/;
+  const ORGANISED = /\/c\/([0-9a-f-]{36})\/(pin|unpin|archive|unarchive|restore|rename|delete)\/$/;
   const tabs = "BroadcastChannel" in window ? new BroadcastChannel("conversation-list") : null;
   const pathOf = (url) => new URL(url, location.href).pathname;
 

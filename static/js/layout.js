@@ -39,7 +39,8 @@
     "keydown",
     (event) => {
       if (event.key !== "Escape" || !sidebarOpen()) return;
-      if (event.target.closest?.(".account-menu[open]")) return; // (sidebar.js closes that first)
+      // (An open menu, or a title being renamed, takes its own Escape first: menus.js and sidebar.js.)
+      if (event.target.closest?.(".account-menu[open], .menu:popover-open, .rename-form")) return;
       event.stopImmediatePropagation();
       setSidebar(false, { returnFocus: true });
     },
