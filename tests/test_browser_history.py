@@ -87,15 +87,15 @@ def test_headings_are_the_browsers_days_and_follow_moves(open_page, fake_upstrea
     expect(items.nth(1)).to_contain_text("Yesterday's plan")
     expect(page.locator("article.reply").last).to_have_attribute("aria-busy", "false")
 
-    page.locator(f"#pin-{older.pk}").click()
+    menu_action(page, older, "pin")
     expect(headings).to_have_text(["Pinned", "Today", "February 2024"])
     expect(items.nth(1)).to_contain_text("Older notes")
-    page.locator(f"#pin-{older.pk}").click()  # unpinned: back under its own heading
+    menu_action(page, older, "pin")  # unpinned: back under its own heading
     expect(headings).to_have_text(["Today", "Previous 30 days", "February 2024"])
     expect(items.nth(3)).to_contain_text("Older notes")
-    page.locator(f"#archive-{ancient.pk}").click()
+    menu_action(page, ancient, "archive")
     expect(headings).to_have_text(["Today", "Previous 30 days"])
-    page.locator(f"#archive-{yesterday.pk}").click()
+    menu_action(page, yesterday, "archive")
     expect(headings).to_have_text(["Previous 30 days"])
     assert watched.console == []
 
@@ -139,9 +139,9 @@ def test_the_list_is_one_tab_stop_moved_through_with_the_arrow_keys(open_page, a
 
     # Left and Right move between an entry's controls; Up and Down keep the column.
     page.keyboard.press("ArrowRight")
-    expect(page.locator(f"#pin-{made['Fourth'].pk}")).to_be_focused()
+    expect(page.locator(f"#more-{made['Fourth'].pk}")).to_be_focused()
     page.keyboard.press("ArrowUp")
-    expect(page.locator(f"#pin-{made['Third'].pk}")).to_be_focused()
+    expect(page.locator(f"#more-{made['Third'].pk}")).to_be_focused()
     page.keyboard.press("ArrowLeft")
     expect(link("Third")).to_be_focused()
     page.keyboard.press("ArrowLeft")
@@ -156,12 +156,21 @@ def test_the_list_is_one_tab_stop_moved_through_with_the_arrow_keys(open_page, a
 
     # An entry moved by a pin keeps one stop in the list, on the control that had the focus.
     page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")  # opens the menu on its first item, Rename
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(f"#pin-{made['Third'].pk}")).to_be_focused()
     page.keyboard.press("Enter")
     expect(link("Third")).to_contain_text("Pinned:")
-    expect(page.locator(f"#pin-{made['Third'].pk}")).to_be_focused()
+    expect(page.locator(f"#more-{made['Third'].pk}")).to_be_focused()
     assert page.eval_on_selector_all("#sidebar-list [tabindex='0']", "n => n.length") == 1
     page.keyboard.press("ArrowUp")  # (the older pinned one is the second)
-    expect(page.locator(f"#pin-{pinned.pk}")).to_be_focused()
+    expect(page.locator(f"#more-{pinned.pk}")).to_be_focused()
+
+
+def menu_action(page, conversation, action: str) -> None:
+    """Opens the entry's ⋯ menu and chooses an action in it (pin, archive, …)."""
+    page.locator(f"#more-{conversation.pk}").click()
+    page.locator(f"#{action}-{conversation.pk}").click()
 
 
 def test_after_a_new_chats_first_send_tab_lands_on_its_entry(open_page, fake_upstream, alice):
