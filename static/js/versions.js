@@ -9,17 +9,22 @@
     for (const button of document.querySelectorAll(".copy-reply[hidden]")) button.hidden = false;
   }
 
+  // The button's words change; its icon stays.
+  const showLabel = (button, text) => {
+    (button.querySelector(".button-label") ?? button).textContent = text;
+  };
+
   // "Copy" puts the reply's markdown source on the clipboard.
   document.addEventListener("click", async (event) => {
     const button = event.target.closest?.(".copy-reply");
     if (!button) return;
     try {
       await navigator.clipboard.writeText(button.dataset.markdown ?? "");
-      button.textContent = label("copiedLabel");
+      showLabel(button, label("copiedLabel"));
     } catch {
-      button.textContent = label("copyFailedLabel");
+      showLabel(button, label("copyFailedLabel"));
     }
-    setTimeout(() => { button.textContent = label("copyLabel"); }, 1500);
+    setTimeout(() => showLabel(button, label("copyLabel")), 1500);
   });
 
   function closeEditor(details) {
