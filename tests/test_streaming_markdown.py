@@ -2,6 +2,8 @@
 the finished blocks are rendered once and never change, and the whole ends as the finished
 reply's rendering (conversations/streaming_markdown.py)."""
 
+# ruff: noqa: RUF001 (Chinese text uses full-width punctuation)
+
 import re
 from html.parser import HTMLParser
 
@@ -46,13 +48,7 @@ REPLIES = {
         "Pick **Python** if your team knows it.\n"
     ),
     "table after a paragraph line": (
-        "The figures:\n"
-        "| Year | Sales |\n"
-        "|------|-------|\n"
-        "| 2024 | 10 |\n"
-        "| 2025 | 12 |\n"
-        "\n"
-        "Growing."
+        "The figures:\n| Year | Sales |\n|------|-------|\n| 2024 | 10 |\n| 2025 | 12 |\n\nGrowing."
     ),
     "code": (
         "A minimal handler:\n\n"
@@ -133,7 +129,11 @@ def visible_text(html: str) -> str:
 
 
 def syntax_shown(html: str) -> list[str]:
-    text = visible_text(html)
+    return syntax_in(visible_text(html))
+
+
+def syntax_in(text: str) -> list[str]:
+    """The markdown syntax in a visible text (code contents replaced by "·")."""
     problems = [mark for mark in FORBIDDEN if mark in text]
     for line in text.split("\n"):
         line = line.strip()

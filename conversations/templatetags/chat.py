@@ -2,7 +2,7 @@
 
 from django import template
 
-from conversations import rendering
+from conversations import rendering, streaming_markdown
 
 register = template.Library()
 
@@ -15,3 +15,11 @@ def render_markdown(text: str):
 @register.filter
 def render_plain(text: str):
     return rendering.render_plain(text or "")
+
+
+@register.simple_tag
+def live_reply_body(reply):
+    """A reply being written, as its stream shows it (views/stream.py): its settled blocks,
+    then the block being written, completed, in the live tail."""
+    settled, tail = streaming_markdown.render_streaming(reply.text or "")
+    return settled + streaming_markdown.tail_element(reply.pk, tail)
