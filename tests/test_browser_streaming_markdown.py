@@ -26,8 +26,8 @@ REPLY = (
     "> Pick **Python** if your team already knows it."
 )
 
-# At every change under the transcript: the reply's visible text (code replaced by "·", a line
-# per block) and the widths of each table row's cells.
+# At every change under the transcript: the reply's visible text (its body and anything else in
+# its content; code replaced by "·", a line per block) and the widths of its table rows' cells.
 OBSERVE = """() => {
   window.samples = [];
   const BLOCKS = new Set(['P', 'LI', 'H1', 'H2', 'H3', 'TR', 'BLOCKQUOTE', 'DIV', 'UL', 'OL']);
@@ -41,11 +41,11 @@ OBSERVE = """() => {
   };
   const sample = () => {
     const article = document.querySelector('article.reply');
-    const body = article?.querySelector('.reply-body');
-    if (!body) return;
-    const rows = [...body.querySelectorAll('table tr')].map(
+    const content = article?.querySelector('.reply-content');
+    if (!content) return;
+    const rows = [...content.querySelectorAll('table tr')].map(
       (row) => [...row.cells].map((cell) => cell.getBoundingClientRect().width));
-    window.samples.push({busy: article.getAttribute('aria-busy'), text: visible(body), rows});
+    window.samples.push({busy: article.getAttribute('aria-busy'), text: visible(content), rows});
   };
   new MutationObserver(sample).observe(document.getElementById('transcript'),
     {childList: true, subtree: true, characterData: true, attributes: true});
@@ -64,10 +64,10 @@ def test_a_reply_is_formatted_at_every_moment_and_its_table_columns_stay(
     expect(page.locator("article.reply")).to_have_attribute("aria-busy", "false", timeout=30_000)
     samples = page.evaluate("window.samples")
 
-    streamed = [s for s in samples if s["busy"] == "true" and s["text"].strip()]
-    assert len({s["text"] for s in streamed}) >= 15  # it grew in many steps
     for sample in samples:
         assert syntax_in(sample["text"]) == [], sample["text"]
+    streamed = [s for s in samples if s["busy"] == "true" and s["text"].strip()]
+    assert len({s["text"] for s in streamed}) >= 15  # it grew in many steps
     with_rows = [s["rows"] for s in samples if s["rows"]]
     assert len({len(rows) for rows in with_rows}) >= 3  # the table grew row by row
     final = with_rows[-1]
