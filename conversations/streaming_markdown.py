@@ -49,6 +49,7 @@ _AUTOLINK_START = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{0,31}(?::[^\s<>]*)?$|<[^\
 _AUTOLINK = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{1,31}:[^\s<>]*>")
 _PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _BACKTICK_RUNS: dict[int, re.Pattern] = {}
+_SPECIAL = re.compile(r"[\\`*_~\[\]!<]")
 
 
 class StreamingMarkdown:
@@ -154,28 +155,44 @@ def complete(text: str, blocks: list, lines: int) -> str:
     if _HELD_LINE.fullmatch(partial):
         partial = ""
     paragraph = _enclosing(blocks, last, "paragraph_open")
-    if delimiter_like and paragraph is not None and paragraph.map[1] == lines:
+    if paragraph is not None and paragraph.map[1] != lines:
+        paragraph = None
+    if delimiter_like and paragraph is not None:
         start = _line_offset(complete_part, last)
         line = complete_part[start:]
         if _has_pipe(line[_CONTAINER_PREFIX.match(line).end() :]):
             # Perhaps a table's header row, waiting for its delimiter row.
-            complete_part, partial = complete_part[:start], ""
-    return _complete_inline(complete_part + partial)
+            return _complete_inline(complete_part[:start])
+    # Where the last paragraph starts, when the lines parsed already tell: most updates.
+    first_line = None
+    if not partial and paragraph is not None:
+        first_line = paragraph.map[0]
+    elif partial[:1].isalpha() or (partial[:2] == "**" and partial[2:3].isalpha()):
+        # A line of text, which no block marker starts: it goes on the paragraph above, or
+        # after a blank line (or none) starts one.
+        if paragraph is not None:
+            first_line = paragraph.map[0]
+        elif not complete_part[_line_offset(complete_part, last) :].strip():
+            first_line = lines
+    return _complete_inline(complete_part + partial, first_line)
 
 
-def _complete_inline(text: str) -> str:
-    """Closes what the last paragraph or heading of `text` leaves open at its end."""
+def _complete_inline(text: str, first_line: int | None = None) -> str:
+    """Closes what the last paragraph or heading of `text` (from `first_line` if known) leaves
+    open at its end."""
     body = text.rstrip()
     if not body:
         return ""
-    blocks = block_tokens(body)
-    last = body.count("\n")
-    index = _innermost_index(blocks, last)
-    if index is None or blocks[index].type != "inline" or _in_table(blocks, last, last + 1):
-        return body
-    if blocks[index - 1].markup in ("=", "-"):
-        return body  # a setext heading: its text ended when its underline came
-    start = _line_offset(body, blocks[index].map[0])
+    if first_line is None:
+        blocks = block_tokens(body)
+        last = body.count("\n")
+        index = _innermost_index(blocks, last)
+        if index is None or blocks[index].type != "inline" or _in_table(blocks, last, last + 1):
+            return body
+        if blocks[index - 1].markup in ("=", "-"):
+            return body  # a setext heading: its text ended when its underline came
+        first_line = blocks[index].map[0]
+    start = _line_offset(body, first_line)
     return body[:start] + _close_inline(body[start:])
 
 
@@ -214,7 +231,8 @@ def _scan(source: str) -> tuple[str, bool]:
     code_closer = ""
     length = len(source)
     i = 0
-    while i < length:
+    while special := _SPECIAL.search(source, i):
+        i = special.start()
         char = source[i]
         if char == "\\":
             i += 2
