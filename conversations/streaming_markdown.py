@@ -66,7 +66,8 @@ class StreamingMarkdown:
         self._lines = 0  # complete lines of _open already parsed for settling
         self._blocks: list = []  # the block tokens of _open's complete lines
         self._env: dict = {}  # what settled chunks share: highlight budget, link references
-        self._tail: tuple[str, SafeString] | None = None  # (completed source, its HTML)
+        # For the text seen so far: (its length, the open block completed, its HTML).
+        self._tail: tuple[int, str, SafeString] | None = None
 
     @property
     def seen(self) -> int:
@@ -118,11 +119,16 @@ class StreamingMarkdown:
     def tail_html(self) -> SafeString:
         """The open block, completed (`complete`) and rendered; the same object as long as the
         completed text stays the same."""
+        if self._tail is not None and self._tail[0] == self._seen:
+            return self._tail[2]
         source = complete(self._open, self._blocks, self._lines)
-        if self._tail is None or self._tail[0] != source:
+        if self._tail is None or self._tail[1] != source:
             env = {key: _copy(value) for key, value in self._env.items()}
-            self._tail = (source, render_markdown(source, env) if source else mark_safe(""))
-        return self._tail[1]
+            html = render_markdown(source, env) if source else mark_safe("")
+        else:
+            html = self._tail[2]
+        self._tail = (self._seen, source, html)
+        return html
 
 
 def render_streaming(text: str) -> tuple[SafeString, SafeString]:

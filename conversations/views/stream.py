@@ -142,9 +142,9 @@ def _snapshot(reply_id, markdown: StreamingMarkdown, reasoning: str) -> tuple[by
     return sse.message("".join(parts)), tail
 
 
-def _changes(reply_id, markdown: StreamingMarkdown, settled: int, tail: str) -> list[str]:
-    """The partials that bring a viewer who has `settled` blocks and `tail` up to date: the
-    blocks settled since, before the tail, and the tail if it changed."""
+def _changes(reply_id, markdown: StreamingMarkdown, settled: int, tail: str) -> tuple[list, str]:
+    """The partials that bring a viewer who has `settled` blocks and `tail` up to date (the
+    blocks settled since, before the tail; the tail if it changed), and the new tail."""
     parts, new = [], markdown.settled[settled:]
     tail_id = f"reply-{reply_id}-tail"
     if new:
@@ -152,7 +152,7 @@ def _changes(reply_id, markdown: StreamingMarkdown, settled: int, tail: str) -> 
     html = markdown.tail_html()
     if new or html != tail:
         parts.append(sse.partial(tail_id, html))
-    return parts
+    return parts, html
 
 
 async def _live_events(live: LiveReply, stream: OpenStream):
@@ -205,8 +205,8 @@ async def _live_messages(live: LiveReply, stream: OpenStream):
                 and now - last_render < render_every
             )
             if not pending:
-                parts = _changes(live.reply_id, markdown, settled, tail)
-                settled, tail, last_render = len(markdown.settled), markdown.tail_html(), now
+                parts, tail = _changes(live.reply_id, markdown, settled, tail)
+                settled, last_render = len(markdown.settled), now
             if len(live.reasoning) > reasoning_sent:
                 reasoning_sent = len(live.reasoning)
                 parts.append(
@@ -235,8 +235,7 @@ async def _stored_events(reply: Reply, stream: OpenStream):
                 yield message
             else:
                 markdown.update(reply.text)
-                parts = _changes(reply.pk, markdown, settled, tail)
-                tail = markdown.tail_html()
+                parts, tail = _changes(reply.pk, markdown, settled, tail)
                 if reply.reasoning_summary:
                     parts.append(
                         sse.partial(f"reply-{reply.pk}-reasoning", escape(reply.reasoning_summary))
