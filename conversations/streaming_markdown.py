@@ -3,9 +3,10 @@ syntax: the finished blocks once, and the block still being written again with e
 with what it has not closed yet completed or held back.
 
 A text is split into *settled* blocks and the *open* block (the last one) by the block parse
-of rendering's own parser. A block is settled once a later block has begun on a complete line:
-nothing written after that can change it, so its HTML is made once, kept, and only ever
-followed by more (the viewers append it). The open block (with the unfinished last line) is
+of rendering's own parser. A block is settled once a later block has begun on a complete line,
+or once it is finished for sure (`_finished`: a heading, a closed code fence, a paragraph and a
+blank line): nothing written after that can change it, so its HTML is made once, kept, and only
+ever followed by more (the viewers append it). The open block (with the unfinished last line) is
 rendered again at each update, after `complete()`: a last line that is only the start of a
 block marker ("#", "-", "1.", "``", "|") is held back, as is a table row without its end and a
 table's header row until its delimiter row arrives; an unclosed code fence stays a code block
@@ -98,16 +99,20 @@ class StreamingMarkdown:
         blocks = block_tokens(complete)
         self._lines = complete.count("\n")
         tops = [i for i, t in enumerate(blocks) if t.level == 0 and t.nesting >= 0 and t.map]
-        if len(tops) >= 2:
+        if tops and _finished(blocks[tops[-1]], complete, self._lines):
+            first, blocks = blocks[tops[-1]].map[1], []
+        elif len(tops) >= 2:
             # Everything before the last block's first line: nothing to come can change it.
-            first = blocks[tops[-1]].map[0]
+            first, blocks = blocks[tops[-1]].map[0], blocks[tops[-1] :]
+        else:
+            first = 0
+        if first:
             cut = _line_offset(self._open, first)
             html = render_markdown(self._open[:cut], self._env)
             if html:
                 self.settled.append(html)
             self._open = self._open[cut:]
             self._lines -= first
-            blocks = blocks[tops[-1] :]
             for token in blocks:
                 if token.map:
                     token.map = [token.map[0] - first, token.map[1] - first]
@@ -420,6 +425,21 @@ def _closed(fence, text: str) -> bool:
     offset = _line_offset(text, end - 1)
     match = _FENCE_LINE.match(text, offset, text.find("\n", offset))
     return bool(match) and match[1][0] == fence.markup[0] and len(match[1]) >= len(fence.markup)
+
+
+def _finished(block, text: str, lines: int) -> bool:
+    """Whether nothing after `text` can change its last top-level block: a heading or a rule
+    once its line is complete, a code block once its fence is closed, a paragraph, a table or a
+    quote once a blank line follows. (A list, or indented code, may go on after one.)"""
+    if block.type in ("heading_open", "hr"):
+        return True
+    if block.type == "fence":
+        return _closed(block, text)
+    end = block.map[1]
+    if block.type not in ("paragraph_open", "table_open", "blockquote_open") or end >= lines:
+        return False
+    offset = _line_offset(text, end)
+    return not text[offset : text.index("\n", offset)].strip()
 
 
 def _copy(value):

@@ -244,9 +244,8 @@ def test_carriage_returns_split_across_updates_make_one_line_end():
     streaming = StreamingMarkdown()
     for prefix in ("Para one.\r", "Para one.\r\n\r", "Para one.\r\n\r\nPara two.\r\n\r\nThree"):
         streaming.update(prefix)
-    # "Para two." settles when a later block has a complete line.
-    assert streaming.settled_html() == "<p>Para one.</p>\n"
-    assert streaming.tail_html() == "<p>Para two.</p>\n<p>Three</p>\n"
+    assert streaming.settled_html() == "<p>Para one.</p>\n<p>Para two.</p>\n"
+    assert streaming.tail_html() == "<p>Three</p>\n"
 
 
 LINE_STARTS = [
