@@ -210,7 +210,9 @@ SHOW_ADVANCED_SETTINGS = env_bool("SHOW_ADVANCED_SETTINGS", True)
 # Seconds without new text before the page says the AI service is taking longer than usual
 # (keepalives do not count). Given to the page in a data attribute of the composer.
 REPLY_SLOW_NOTICE_SECONDS = env_float("REPLY_SLOW_NOTICE_SECONDS", 20.0)
-# How often a generating reply's text is written to the database, and re-rendered for viewers.
+# How often a generating reply's text is written to the database; how often a viewer gets a
+# long block being written (over 2,000 characters, e.g. a long code block) rendered again
+# (shorter ones come with every update; conversations/streaming_markdown.py).
 REPLY_FLUSH_INTERVAL = env_float("REPLY_FLUSH_INTERVAL", 1.0)
 REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
@@ -225,12 +227,12 @@ MAX_STREAMS_PER_USER = max(1, env_int("MAX_STREAMS_PER_USER", 6))
 # tokens that arrived meanwhile are taken together. Viewers get updates every 0.15 s or more
 # anyway, and a token costs the server far less in a batch than on its own.
 RELAY_READ_INTERVAL = env_float("RELAY_READ_INTERVAL", 0.1)
-# What all live viewers of a process together get at most, per second: messages, and full
-# re-renders of the markdown (between two, the new raw text is appended). The budget is split
-# equally between the users watching, then between each user's own streams
+# What all live viewers of a process together get at most, per second: messages, and renders
+# of a long block being written (see REPLY_RENDER_INTERVAL). The budget is split equally
+# between the users watching, then between each user's own streams
 # (conversations/open_streams.py): with a few viewers each gets an update every 0.15 s and a
-# render every REPLY_RENDER_INTERVAL; with hundreds each waits its share (200 users with one
-# stream each: a message every 0.25 s, a render every 2 s), so the server's work per second
+# long block every REPLY_RENDER_INTERVAL; with hundreds each waits its share (200 users with one
+# stream each: a message every 0.25 s, a long block every 2 s), so the server's work per second
 # stays bounded however many watch, and one person's many tabs slow only that person.
 STREAM_MESSAGES_PER_SECOND = env_float("STREAM_MESSAGES_PER_SECOND", 800)
 STREAM_RENDERS_PER_SECOND = env_float("STREAM_RENDERS_PER_SECOND", 100)

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from conversations.rendering import render_markdown
+from conversations.streaming_markdown import StreamingMarkdown
 
 
 class LiveReply:
@@ -40,7 +40,7 @@ class LiveReply:
         self.output_limit = ""  # which length limit applies (models.OutputLimit), if known here
         self.task: asyncio.Task | None = None
         self._changed: asyncio.Future | None = None
-        self._rendered: tuple[int, str] = (-1, "")
+        self._markdown = StreamingMarkdown()
         self._flushed_version = 0
         self._beat = time.monotonic()
 
@@ -88,13 +88,11 @@ class LiveReply:
             return False
         return True
 
-    def rendered_text(self) -> tuple[int, str]:
-        """(length covered, safe HTML) of the text so far, rendered once per length however
-        many viewers ask."""
-        length = len(self.text)
-        if self._rendered[0] != length:
-            self._rendered = (length, render_markdown(self.text))
-        return self._rendered
+    def markdown(self) -> StreamingMarkdown:
+        """The text so far as settled blocks and the open one (streaming_markdown.py), brought
+        up to date when asked: each block is rendered once however many viewers ask."""
+        self._markdown.update(self.text)
+        return self._markdown
 
     def flush_due(self, now: float) -> bool:
         """New text since the last write, or time for a heartbeat (a quarter of the time after

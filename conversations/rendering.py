@@ -50,7 +50,7 @@ _CLEANER = nh3.Cleaner(
     set_tag_attribute_values={"a": {"target": "_blank"}},
     allowed_classes={
         "span": {cls for cls in STANDARD_TYPES.values() if cls} | {"link-host", "blocked-image"},
-        "div": {"codeblock"},
+        "div": {"codeblock", "table-scroll"},
         "code": {f"language-{name}" for name in {*_LANGUAGES.values(), _PLAIN}},
         "th": _ALIGN_CLASSES,
         "td": _ALIGN_CLASSES,
@@ -62,9 +62,21 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def render_markdown(text: str) -> SafeString:
-    """Model output as sanitised HTML; safe on any prefix of a reply, as streaming needs."""
-    return mark_safe(_CLEANER.clean(_MD.render(text, {})))  # noqa: S308 (sanitised just here)
+def render_markdown(text: str, env: dict | None = None) -> SafeString:
+    """Model output as sanitised HTML; safe on any prefix of a reply, as streaming needs.
+
+    A reply rendered in parts (streaming_markdown.py) passes the same `env` to each, in order:
+    it carries what the parts share (the highlighting budget, link reference definitions)."""
+    html = _MD.render(text, {} if env is None else env)
+    return mark_safe(_CLEANER.clean(html))  # noqa: S308 (sanitised just here)
+
+
+def block_tokens(text: str) -> list:
+    """The block structure of `text` (newlines normalised) as the renderer's parser sees it:
+    markdown-it block tokens, with their line ranges (`map`); inline content unparsed."""
+    tokens: list = []
+    _MD.block.parse(text, _MD, {}, tokens)
+    return tokens
 
 
 def render_plain(text: str) -> SafeString:
@@ -255,6 +267,15 @@ def _render_table_cell(self, tokens, idx, options, env) -> str:
     return self.renderToken(tokens, idx, options, env)
 
 
+def _render_table_open(self, tokens, idx, options, env) -> str:
+    # A table too wide for the reply scrolls in a box of its own (the table keeps its layout).
+    return '<div class="table-scroll">' + self.renderToken(tokens, idx, options, env)
+
+
+def _render_table_close(self, tokens, idx, options, env) -> str:
+    return self.renderToken(tokens, idx, options, env) + "</div>\n"
+
+
 def _build_parser() -> MarkdownIt:
     # CommonMark keeps typographer (smart quotes, dashes) off. Without the HTML rules raw HTML
     # is plain text, escaped by markdown-it before the sanitiser ever sees it.
@@ -268,6 +289,8 @@ def _build_parser() -> MarkdownIt:
     md.add_render_rule("image", _render_blocked_image)
     md.add_render_rule("fence", _render_code)
     md.add_render_rule("code_block", _render_code)
+    md.add_render_rule("table_open", _render_table_open)
+    md.add_render_rule("table_close", _render_table_close)
     md.add_render_rule("th_open", _render_table_cell)
     md.add_render_rule("td_open", _render_table_cell)
     return md

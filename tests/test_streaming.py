@@ -11,6 +11,7 @@ from django.test import Client
 
 from conversations.models import Reply
 from tests.conftest import wait_for_reply_sync
+from tests.test_streaming_markdown import syntax_shown
 
 TEXT = " ".join(f"word{i}" for i in range(60))
 
@@ -184,3 +185,48 @@ def test_twenty_concurrent_replies_never_lock_the_database(
         stored = wait_for_reply_sync(reply.pk, timeout=20)
         assert stored.status == Reply.Status.COMPLETED, stored.error_detail
         assert stored.text == TEXT
+
+
+MARKDOWN = (
+    "## Python or Go\n\n"
+    "Both are **good choices**, with *different* strengths:\n\n"
+    "| | Python | Go |\n| --- | --- | --- |\n"
+    "| Writing it | quick, `many` libraries | a little more code |\n"
+    "| Running it | an interpreter | one static binary |\n\n"
+    "A minimal handler:\n\n"
+    "```python\nasync def hello(request):\n    return web.Response(text='Hello')\n```\n\n"
+    "- See [the docs](https://docs.python.org/3/)\n- Or ~~not~~ the *tour*\n\n"
+    "> Pick **Python** if your team already knows it."
+)
+PARTIAL = re.compile(r'<hx-partial hx-target="#([^"]+)" hx-swap="([^"]+)">(.*?)</hx-partial>', re.S)
+
+
+def test_a_reply_streams_as_settled_blocks_and_a_tail_never_as_raw_markdown(
+    browser_session, fake_upstream
+):
+    fake_upstream.queue({"behaviour": "ok", "text": MARKDOWN, "delay_ms": 20, "piece_chars": 3})
+    reply = send(browser_session)
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        messages = read_events(response, limit=30)
+
+    body, tail = f"reply-{reply.pk}-body", f"reply-{reply.pk}-tail"
+    (target, swap, first), *_ = PARTIAL.findall(messages[0])
+    assert (target, swap) == (body, "innerHTML")
+    assert f'<div id="{tail}" class="live-tail">' in first
+    settled = first.split(f'<div id="{tail}"')[0]
+    updates = 0
+    for message in messages[1:-1]:
+        partials = PARTIAL.findall(message)
+        # Only ever: blocks settled since, put before the tail; the tail replaced.
+        assert {(t, s) for t, s, _ in partials} <= {(tail, "beforebegin"), (tail, "innerHTML")}
+        for _, swap, html in partials:
+            if swap == "beforebegin":
+                settled += html
+            else:
+                updates += 1
+            assert syntax_shown(html) == [], html
+    assert updates >= 10
+    # The blocks settled on the way are the finished reply's own: nothing jumps at the end.
+    assert 'aria-busy="false"' in messages[-1]
+    assert f'<div id="{body}" class="reply-body markdown">{settled}' in messages[-1]
+    assert settled.count("<table>") == 1 and settled.count('class="codeblock"') == 1

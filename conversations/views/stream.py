@@ -1,5 +1,8 @@
 """The live reply as server-sent events. A viewer gets the text so far, then what is new, and
-finally the finished reply, which replaces the live one and ends the stream. The reply's
+finally the finished reply, which replaces the live one and ends the stream. The text is always
+shown rendered (streaming_markdown.py): the first message sets the reply's body to its settled
+blocks followed by the live tail (the block being written); each later one adds the blocks
+settled since before the tail and replaces the tail. The reply's
 generation never depends on this connection: closing it only stops the watching. A stream lasts
 no longer than its session: it ends, with a sentence where it was shown, a few seconds after the
 session ends (logout, expiry) or the user is deactivated, and when its user opens more than
@@ -27,7 +30,7 @@ from conversations.live import LiveReply
 from conversations.models import Reply
 from conversations.open_streams import OpenStream
 from conversations.recovery import interrupt_if_stale
-from conversations.rendering import render_markdown
+from conversations.streaming_markdown import SMALL_OPEN_BLOCK, StreamingMarkdown, tail_element
 from conversations.views.lookups import get_reply_for_user
 
 # The shortest gap between two messages to one viewer: deltas arriving faster are coalesced
@@ -129,17 +132,35 @@ def _final_message(request, reply: Reply) -> bytes:
     return sse.message(sse.partial(f"reply-{reply.pk}", html, "outerHTML") + clear_notice)
 
 
-def _snapshot(reply_id, html: str, reasoning: str) -> bytes:
-    parts = [sse.partial(f"reply-{reply_id}-body", html), sse.partial(f"reply-{reply_id}-tail", "")]
+def _snapshot(reply_id, markdown: StreamingMarkdown, reasoning: str) -> tuple[bytes, str]:
+    """The message that shows the reply so far, and the tail's HTML it sent."""
+    tail = markdown.tail_html()
+    body = markdown.settled_html() + tail_element(reply_id, tail)
+    parts = [sse.partial(f"reply-{reply_id}-body", body)]
     if reasoning:
         parts.append(sse.partial(f"reply-{reply_id}-reasoning", escape(reasoning)))
-    return sse.message("".join(parts))
+    return sse.message("".join(parts)), tail
+
+
+def _changes(reply_id, markdown: StreamingMarkdown, settled: int, tail: str) -> tuple[list, str]:
+    """The partials that bring a viewer who has `settled` blocks and `tail` up to date (the
+    blocks settled since, before the tail; the tail if it changed), and the new tail."""
+    parts, new = [], markdown.settled[settled:]
+    tail_id = f"reply-{reply_id}-tail"
+    if new:
+        parts.append(sse.partial(tail_id, "".join(new), "beforebegin"))
+    html = markdown.tail_html()
+    if new or html != tail:
+        parts.append(sse.partial(tail_id, html))
+    return parts, html
 
 
 async def _live_events(live: LiveReply, stream: OpenStream):
-    """From the reply's LiveReply: a rendered snapshot at most every REPLY_RENDER_INTERVAL, and
-    between snapshots the new raw text appended to the tail; both less often when the process's
-    budget is shared with many viewers (the stream's share: open_streams.share)."""
+    """From the reply's LiveReply: the blocks as they settle and the open block rendered again,
+    at most every MIN_GAP, or less often when the process's budget is shared with many viewers
+    (the stream's share: open_streams.share). An open block too long to render cheaply (a long
+    code block) is rendered again at most every REPLY_RENDER_INTERVAL (or the share of
+    STREAM_RENDERS_PER_SECOND)."""
     open_streams.start_live(stream)
     try:
         async for message in _live_messages(live, stream):
@@ -150,10 +171,13 @@ async def _live_events(live: LiveReply, stream: OpenStream):
 
 async def _live_messages(live: LiveReply, stream: OpenStream):
     loop = asyncio.get_running_loop()
-    version, sent, reasoning_sent, last_render, idle = -1, -1, 0, 0.0, 0.0
+    version, settled, tail, reasoning_sent, idle = -1, -1, "", 0, 0.0
+    last_render, render_every, pending = 0.0, 0.0, False
     while True:
         wait = min(TICK, settings.STREAM_KEEPALIVE_INTERVAL - idle)
-        if not await live.wait_for_change(version, wait):
+        if pending:  # a long open block was left for later: it is due then
+            wait = min(wait, max(0.0, last_render + render_every - loop.time()))
+        if not await live.wait_for_change(version, wait) and not pending:
             idle += wait
             if idle >= settings.STREAM_KEEPALIVE_INTERVAL:
                 idle = 0.0
@@ -168,16 +192,21 @@ async def _live_messages(live: LiveReply, stream: OpenStream):
         render_every = max(
             settings.REPLY_RENDER_INTERVAL, 1 / (share * settings.STREAM_RENDERS_PER_SECOND)
         )
-        if sent < 0 or now - last_render >= render_every:
-            sent, html = live.rendered_text()
-            reasoning_sent, last_render = len(live.reasoning), now
-            yield _snapshot(live.reply_id, html, live.reasoning)
+        markdown = live.markdown()
+        if settled < 0:
+            message, tail = _snapshot(live.reply_id, markdown, live.reasoning)
+            settled, reasoning_sent, last_render = len(markdown.settled), len(live.reasoning), now
+            yield message
         else:
             parts = []
-            if len(live.text) > sent:
-                tail = escape(live.text[sent:])
-                parts.append(sse.partial(f"reply-{live.reply_id}-tail", tail, "beforeend"))
-                sent = len(live.text)
+            pending = (
+                markdown.open_size > SMALL_OPEN_BLOCK
+                and len(markdown.settled) == settled
+                and now - last_render < render_every
+            )
+            if not pending:
+                parts, tail = _changes(live.reply_id, markdown, settled, tail)
+                settled, last_render = len(markdown.settled), now
             if len(live.reasoning) > reasoning_sent:
                 reasoning_sent = len(live.reasoning)
                 parts.append(
@@ -185,22 +214,35 @@ async def _live_messages(live: LiveReply, stream: OpenStream):
                 )
             if parts:
                 yield sse.message("".join(parts))
-        if sent:
+        if markdown.seen:
             # Coalesce what arrives next; but the first text goes out as soon as it comes.
             await asyncio.sleep(max(MIN_GAP, 1 / (share * settings.STREAM_MESSAGES_PER_SECOND)))
 
 
 async def _stored_events(reply: Reply, stream: OpenStream):
     """For a reply this process is not generating (another worker's, or one already ended):
-    follow it in the database until it ends."""
+    follow it in the database until it ends, the same way."""
     shown, silent = None, 0.0
+    markdown, settled, tail = StreamingMarkdown(), 0, ""
     while reply.is_generating:
         if await sync_to_async(interrupt_if_stale)(reply):
             return
         if reply.text != shown:
-            shown = reply.text
-            yield _snapshot(reply.pk, render_markdown(reply.text), reply.reasoning_summary)
-            silent = 0.0
+            if shown is None or not reply.text.startswith(shown):
+                markdown = StreamingMarkdown()
+                markdown.update(reply.text)
+                message, tail = _snapshot(reply.pk, markdown, reply.reasoning_summary)
+                yield message
+            else:
+                markdown.update(reply.text)
+                parts, tail = _changes(reply.pk, markdown, settled, tail)
+                if reply.reasoning_summary:
+                    parts.append(
+                        sse.partial(f"reply-{reply.pk}-reasoning", escape(reply.reasoning_summary))
+                    )
+                if parts:
+                    yield sse.message("".join(parts))
+            shown, settled, silent = reply.text, len(markdown.settled), 0.0
         elif silent >= settings.STREAM_KEEPALIVE_INTERVAL:
             yield sse.KEEPALIVE
             silent = 0.0
