@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from conversations.models import SETTINGS_FIELDS, AIModel, Conversation
+from conversations.models import ADVANCED_SETTINGS_FIELDS, SETTINGS_FIELDS, AIModel, Conversation
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -81,14 +81,7 @@ class ConversationSettingsForm(forms.Form):
     SETTINGS = SETTINGS_FIELDS
     # In the settings dialog's "Advanced" section; administrators can hide them for everyone
     # (SHOW_ADVANCED_SETTINGS), and then the form neither shows nor accepts them.
-    ADVANCED = (
-        "temperature",
-        "top_p",
-        "max_output_tokens",
-        "reasoning_effort",
-        "reasoning_summary",
-        "truncation",
-    )
+    ADVANCED = ADVANCED_SETTINGS_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -2,6 +2,7 @@
 catalogue with prices, quotas, reservations and the usage ledger)."""
 
 from conversations.models.chat import (
+    ADVANCED_SETTINGS_FIELDS,
     SETTINGS_FIELDS,
     Conversation,
     ConversationBusy,
@@ -24,6 +25,7 @@ from conversations.models.usage import (
 )
 
 __all__ = [
+    "ADVANCED_SETTINGS_FIELDS",
     "SETTINGS_FIELDS",
     "AIModel",
     "Conversation",

@@ -274,9 +274,8 @@ class Conversation(models.Model):
         return path
 
 
-SETTINGS_FIELDS = (
-    "model",
-    "instructions",
+# The settings an administrator can hide from everyone (SHOW_ADVANCED_SETTINGS).
+ADVANCED_SETTINGS_FIELDS = (
     "temperature",
     "top_p",
     "max_output_tokens",
@@ -284,6 +283,7 @@ SETTINGS_FIELDS = (
     "reasoning_summary",
     "truncation",
 )
+SETTINGS_FIELDS = ("model", "instructions", *ADVANCED_SETTINGS_FIELDS)
 
 
 class ReplyQuerySet(models.QuerySet):
