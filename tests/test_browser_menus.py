@@ -9,7 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conversations.models import Conversation, Reply
+from conversations.models import Conversation
+from tests.chat_helpers import conversation_of
 from tests.conftest import PASSWORD
 
 pytest_plugins = ["tests.browser_fixtures"]
@@ -24,13 +25,6 @@ def greet(name):
 ```
 
 And a [link](https://example.com/docs) after it."""
-
-
-def conversation_of(owner, title, message="Hello", reply="Hi there.", **fields) -> Conversation:
-    conversation = Conversation.objects.create(owner=owner, title=title, model="gpt-5.5", **fields)
-    turn = conversation.add_turn(message)
-    Reply.objects.filter(pk=turn.pk).update(status=Reply.Status.COMPLETED, text=reply)
-    return conversation
 
 
 @pytest.fixture

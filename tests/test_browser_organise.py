@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations.models import Conversation, Reply
+from tests.chat_helpers import conversation_of
 from tests.conftest import PASSWORD, wait_for_reply_sync
 
 pytest_plugins = ["tests.browser_fixtures"]
@@ -22,13 +23,6 @@ TEXTS = {
     "en": {"heading": "Search your conversations", "ready": "Reply ready in", "unpin": "Unpin"},
     "zh": {"heading": "搜索你的对话", "ready": "中的回复已完成", "unpin": "取消置顶"},
 }
-
-
-def conversation_of(owner, title, message="Hello", reply="Hi there.", **fields) -> Conversation:
-    conversation = Conversation.objects.create(owner=owner, title=title, model="gpt-5.5", **fields)
-    turn = conversation.add_turn(message)
-    Reply.objects.filter(pk=turn.pk).update(status=Reply.Status.COMPLETED, text=reply)
-    return conversation
 
 
 def choose(page, conversation, action: str) -> None:

@@ -9,18 +9,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conversations.models import Conversation, Reply
+from conversations.models import Conversation
+from tests.chat_helpers import conversation_of
 from tests.test_accessibility import serious_violations
 
 pytest_plugins = ["tests.browser_fixtures"]
 pytestmark = [pytest.mark.browser]
-
-
-def conversation_of(owner, title, message="Hello", reply="Hi there.", **fields) -> Conversation:
-    conversation = Conversation.objects.create(owner=owner, title=title, model="gpt-5.5", **fields)
-    turn = conversation.add_turn(message)
-    Reply.objects.filter(pk=turn.pk).update(status=Reply.Status.COMPLETED, text=reply)
-    return conversation
 
 
 @pytest.fixture
