@@ -226,7 +226,6 @@ def test_tab_reaches_the_message_box_before_the_transcript_which_shows_above_it(
     assert not any(in_transcript)
     # It is still shown below the transcript, at the bottom of the window.
     page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
-    page.wait_for_timeout(100)
     last_turn = page.locator(".turn").last.bounding_box()
     box = page.locator("#message").bounding_box()
     assert box["y"] >= last_turn["y"] + last_turn["height"]

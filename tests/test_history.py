@@ -67,7 +67,6 @@ def test_the_day_is_the_persons_own():
     Shanghai is still the month before in UTC."""
     late = datetime(2026, 11, 19, 23, 30, tzinfo=NEW_YORK)
     assert group_at(late, date(2026, 11, 20), NEW_YORK) == ("yesterday", "Yesterday")
-    assert late.astimezone(UTC).date() == date(2026, 11, 20)
     assert group_at(late, date(2026, 11, 20), UTC) == ("today", "Today")
 
     first = datetime(2026, 11, 1, 0, 30, tzinfo=SHANGHAI)

@@ -38,7 +38,6 @@
     if (url === writing) return;
     writing = url;
     const stopHadFocus = document.activeElement === stop;
-    composer.toggleAttribute("data-writing", writing !== null);
     send.hidden = writing !== null;
     stop.hidden = writing === null;
     if (writing) stop.setAttribute("formaction", writing);
