@@ -1,22 +1,14 @@
 """A reply's markdown as the plain text a reader sees (for search snippets): no `**`, `#`,
-table pipes or code fences. Read through markdown-it's tokens with the grammar of the renderer
+table pipes or code fences. Read through the renderer's own tokens
 (conversations/rendering.py: CommonMark with tables and strikethrough, raw HTML as text), so
 what is syntax there is syntax here too. The result is text, to be escaped where it is shown."""
 
 from functools import lru_cache
 
-from markdown_it import MarkdownIt
+from conversations.rendering import tokens
 
 # Inline tokens that are only markup: their text, if any, is in the tokens between them.
 _BREAKS = {"softbreak", "hardbreak"}
-
-
-def _build_parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False})
-    return md.enable(["table", "strikethrough"]).disable(["html_block", "html_inline"])
-
-
-_PARSER = _build_parser()
 
 
 def _inline_text(children) -> str:
@@ -37,7 +29,7 @@ def plain_text(markdown: str) -> str:
     """The text of `markdown` without its syntax, one block (paragraph, heading, list item,
     table cell, code block) a line."""
     blocks = []
-    for token in _PARSER.parse(markdown):
+    for token in tokens(markdown):
         if token.type == "inline":
             blocks.append(_inline_text(token.children))
         elif token.type in ("fence", "code_block"):

@@ -71,6 +71,12 @@ def render_markdown(text: str, env: dict | None = None) -> SafeString:
     return mark_safe(_CLEANER.clean(html))  # noqa: S308 (sanitised just here)
 
 
+def tokens(text: str) -> list:
+    """All of `text`'s markdown-it tokens as the renderer's parser sees them (links it refuses
+    keep their text), for readers of the text other than the page (plaintext.py)."""
+    return _MD.parse(text, {})
+
+
 def block_tokens(text: str) -> list:
     """The block structure of `text` (newlines normalised) as the renderer's parser sees it:
     markdown-it block tokens, with their line ranges (`map`); inline content unparsed."""

@@ -366,3 +366,11 @@ def test_live_results_in_chinese(alice, alice_client):
     assert "<mark>预算</mark>是多少？" in page
     assert untranslated(page) == []
     assert "没有找到对话。" in live(alice_client, "不存在", **ZH)
+
+
+def test_a_link_the_page_refuses_shows_only_its_text_in_snippets_too():
+    """The snippets read the renderer's own tokens: a javascript: link is its text there, as on
+    the page, not its markdown source."""
+    from conversations.plaintext import plain_text
+
+    assert plain_text("see [this](javascript:alert(1)) now") == "see this now"
