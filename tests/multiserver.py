@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -362,10 +363,54 @@ class Server:
         return log_tail(self.proc) if self.proc else ""
 
 
-class Nginx:
-    """nginx in the foreground with a configuration of the test's own, proxying to servers."""
+SITE_FILE = ROOT / "deploy" / "nginx" / "chatsite.conf"
 
-    CONFIG = """
+
+def nginx_block_end(text: str, start: int) -> int:
+    """Where the block whose header starts at `start` ends (after its closing brace)."""
+    depth = 0
+    for position in range(start, len(text)):
+        if text[position] == "{":
+            depth += 1
+        elif text[position] == "}":
+            depth -= 1
+            if depth == 0:
+                return position + 1
+    raise ValueError(f"a block without its end: {text[start : start + 60]!r}")
+
+
+def nginx_blocks(text: str, header: str) -> list[str]:
+    """The top-level blocks that start with `header` (e.g. "server"), braces included."""
+    found = re.finditer(rf"^{re.escape(header)}\s*\{{", text, re.MULTILINE)
+    return [text[m.start() : nginx_block_end(text, m.start())] for m in found]
+
+
+def site_config(site_file: str, servers: list[str], port: int) -> str:
+    """The repository's nginx site file as the tests run it: its upstream with the test's
+    servers instead of the example addresses, and its HTTPS server's proxying (every location,
+    every proxy setting) served over plain HTTP on a loopback port (no certificates here)."""
+    (upstream,) = nginx_blocks(site_file, "upstream chatsite")
+    kept = [line for line in upstream.splitlines()[1:-1] if not line.strip().startswith("server ")]
+    # The example machines' parameters (max_fails, fail_timeout...) go to the test's servers.
+    example = re.search(r"^\s*server\s+\S+([^;]*);", upstream, re.MULTILINE)
+    parameters = example.group(1) if example else ""
+    ours = [f"    server {server}{parameters};" for server in servers]
+    upstream = "upstream chatsite {\n" + "\n".join(ours + kept) + "\n}"
+    proxying = [block for block in nginx_blocks(site_file, "server") if "location /" in block]
+    assert len(proxying) == 1, f"{SITE_FILE}: not one server block with locations"
+    unwanted = ("listen ", "server_name ", "ssl_", "http2 ")
+    lines = [
+        line for line in proxying[0].splitlines()[1:-1] if not line.strip().startswith(unwanted)
+    ]
+    server = "server {\n" + f"    listen 127.0.0.1:{port};\n" + "\n".join(lines) + "\n}"
+    return f"{upstream}\n\n{server}\n"
+
+
+class Nginx:
+    """nginx in the foreground, with the repository's site file (deploy/nginx/chatsite.conf)
+    proxying to the given servers, in a prefix of its own."""
+
+    MAIN = """
 worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
@@ -377,37 +422,21 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-
-    upstream chatsite {{
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://chatsite;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            # Streams send a comment every 15 s; a reply stream may last many minutes.
-            proxy_read_timeout 300s;
-            # proxy_buffering is left at its default (on): streams say X-Accel-Buffering: no.
-        }}
-    }}
+    include {prefix}/chatsite.conf;
 }}
 """
 
     def __init__(self, site: "Site", servers: list[Server]) -> None:
         self.site = site
         self.port = free_port()
-        self.prefix = site.tmp / "nginx"
-        self.prefix.mkdir(mode=0o755, exist_ok=True)
-        self.prefix.chmod(0o755)  # nginx's workers may run as another user than the master
-        lines = [f"        server 127.0.0.1:{s.port} max_fails=1 fail_timeout=1s;" for s in servers]
-        config = self.CONFIG.format(prefix=self.prefix, servers="\n".join(lines), port=self.port)
-        (self.prefix / "nginx.conf").write_text(config)
+        # Not under pytest's private temporary folder: nginx's workers run as another user
+        # when the master is root, and must reach their temporary files.
+        self.prefix = Path(tempfile.mkdtemp(prefix="multiserver-nginx-"))
+        self.prefix.chmod(0o755)
+        addresses = [f"127.0.0.1:{server.port}" for server in servers]
+        site_file = site_config(SITE_FILE.read_text(), addresses, self.port)
+        (self.prefix / "chatsite.conf").write_text(site_file)
+        (self.prefix / "nginx.conf").write_text(self.MAIN.format(prefix=self.prefix))
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -435,6 +464,7 @@ http {{
     def stop(self) -> None:
         if self.proc is not None:
             self.site.processes.stop(self.proc)
+        shutil.rmtree(self.prefix, ignore_errors=True)
 
 
 class Site:

@@ -14,6 +14,7 @@ import pytest
 from conversations.fake_upstream.text import filler_text
 from tests.multiserver import (
     GENERATING,
+    SITE_FILE,
     Nginx,
     Site,
     body_of_reply_html,
@@ -54,6 +55,7 @@ def site(tmp_path_factory):
 def nginx(site):
     if executable("nginx") is None:
         unavailable("no nginx on PATH or in /usr/sbin")
+    assert SITE_FILE.exists(), f"the repository's nginx site file {SITE_FILE} is missing"
     proxy = Nginx(site, [site.a, site.b]).start()
     yield proxy
     proxy.stop()
