@@ -1,8 +1,9 @@
 """Two real servers, A and B, sharing a PostgreSQL database and a Redis (tests/multiserver.py):
 a reply generated on one is watched, stopped, retried and reloaded on the other; servers are
 stopped (SIGTERM, within and past the grace), killed (SIGKILL) and Redis restarted while replies
-are written; and nginx in front of both streams replies as they come and loses none across a
-rolling restart. Run in the PostgreSQL pass of .ci/run; skipped where PostgreSQL, redis-server
+are written; and nginx in front of both, with the repository's site file
+(deploy/nginx/chatsite.conf), streams replies as they come and loses none across a rolling
+restart. Run in the PostgreSQL pass of .ci/run; skipped where PostgreSQL, redis-server
 or nginx is missing (unless MULTISERVER_REQUIRED is set, as CI does: then that is a failure)."""
 
 import os
