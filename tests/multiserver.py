@@ -36,7 +36,7 @@ LIFESPAN = os.environ.get("MULTISERVER_LIFESPAN", "on")  # TEMPORARY until servi
 # that a killed server's replies are found within seconds, and no retries before the first
 # token (a relay error ends a reply at once, so Retry has something to retry).
 SERVER_DEFAULTS = {
-    "SHUTDOWN_GRACE_SECONDS": "20",
+    "SHUTDOWN_GRACE_SECONDS": "30",
     "REPLY_STALE_AFTER": "6",
     "REPLY_SWEEP_INTERVAL": "1",
     "UPSTREAM_MAX_RETRIES": "0",

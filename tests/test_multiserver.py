@@ -14,7 +14,6 @@ import pytest
 
 from conversations.fake_upstream.text import filler_text
 from tests.multiserver import (
-    GENERATING,
     SITE_FILE,
     Nginx,
     Site,
@@ -216,7 +215,7 @@ def test_redis_restarted_mid_reply(site):
 
 
 def test_sigterm_within_the_grace_lets_the_reply_finish_and_viewers_move_to_b(site):
-    a, b = site.a.ensure(SHUTDOWN_GRACE_SECONDS=20), site.b.ensure()
+    a, b = site.a.ensure(), site.b.ensure()  # a grace (30 s) longer than the reply
     person = site.person()
     reply_id = person.send(a.url, ok(400, 25))  # 10 s
     viewer = person.follow(reply_id, a.url, b.url)  # cut on A, reconnects on B
@@ -314,28 +313,37 @@ def test_nginx_passes_the_first_words_on_long_before_the_reply_ends(site, nginx)
 
 
 def test_rolling_restart_behind_nginx_loses_no_reply(site, nginx):
-    a, b = site.a.ensure(), site.b.ensure()  # a grace (20 s) longer than the replies
+    a, b = site.a.ensure(), site.b.ensure()  # a grace (30 s) longer than the replies
     people = [site.person() for _ in range(20)]
-    tokens = 300  # 12 s each
-    replies = [person.send(nginx.url, ok(tokens, 40)) for person in people]
+    tokens = 400  # 20 s each: longer than both restarts
+    # One after the other, so nginx sends them to A and B in turn.
+    replies = [person.send(nginx.url, ok(tokens, 50)) for person in people]
     viewers = [person.follow(r, nginx.url) for person, r in zip(people, replies, strict=True)]
     for reply_id in replies:
         site.wait_text(reply_id, words=2)
 
-    old = []
+    began, old, timeline = time.monotonic(), [], []
     for server in (a, b):
         old.append(server.proc)
         server.signal(signal.SIGTERM)
+        timeline.append(f"SIGTERM {server.name} at {time.monotonic() - began:.1f} s")
         closed = wait_until(lambda s=server: not port_open(s.port), 10)
         assert closed, f"server {server.name} still listens 10 s after SIGTERM"
-        server.start(**{k: v for k, v in server.settings.items()})
+        server.start(**server.settings)
+        timeline.append(f"{server.name} ready again at {time.monotonic() - began:.1f} s")
 
     for viewer in viewers:
         assert viewer.wait(60), f"a stream through nginx did not end: {viewer.summary()}"
+    ends = [
+        v.connections[-1].messages[-1][0] - began for v in viewers if v.connections[-1].messages
+    ]
+    timeline.append(f"the replies ended from {min(ends):.1f} to {max(ends):.1f} s")
     expected = filler_text(tokens)
     stored = [site.database.reply(r) for r in replies]
     statuses = [r["status"] for r in stored]
-    assert statuses == ["completed"] * 20, f"after a rolling restart the replies are {statuses}"
+    assert statuses == ["completed"] * 20, (
+        f"after a rolling restart the replies are {statuses} ({', '.join(timeline)})"
+    )
     assert all(r["text"] == expected for r in stored), "a reply's stored text is not whole"
     workers = {r["worker"] for r in stored}
     assert {f":{p.pid}" for p in old} == {w[w.rindex(":") :] for w in workers}, (
@@ -345,13 +353,13 @@ def test_rolling_restart_behind_nginx_loses_no_reply(site, nginx):
         check_no_gap_no_repeat(viewer, expected, f"the stream of {viewer.reply_id}")
         assert viewer.connections[-1].ending == "final", viewer.summary()
         assert viewer.final_words() == markdown_words(expected), viewer.summary()
-    moved = sum(len(v.connections) > 1 for v in viewers)
-    assert moved >= 5, (
-        f"only {moved} of 20 streams were cut and reconnected: the test saw no restart"
+    moved = sum(any(c.ending.startswith("cut") for c in v.connections) for v in viewers)
+    assert moved >= 10, (
+        f"only {moved} of 20 streams were cut and followed elsewhere: the restarts came too late "
+        f"to test anything ({', '.join(timeline)})"
     )
     for proc in old:
         code = proc.wait(30)
         assert drained(code, proc), (
             f"{proc.name} did not end cleanly (exit {code}):\n{log_tail(proc)}"
         )
-    assert all(r["status"] not in GENERATING for r in stored)
