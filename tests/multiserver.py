@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 RELAY_KEY = "sk-multiserver-test-key-0123456789"
-LIFESPAN = os.environ.get("MULTISERVER_LIFESPAN", "on")  # TEMPORARY until serving lands
 
 # The settings every server of these tests gets, unless a test asks otherwise: short enough
 # that a killed server's replies are found within seconds, and no retries before the first
@@ -304,16 +303,11 @@ class Server:
     def start(self, **settings: str) -> "Server":
         self.settings = {**SERVER_DEFAULTS, **{k: str(v) for k, v in settings.items()}}
         env = {**self.site.env(), **self.settings}
+        # As deployed: the lifespan on (start-up recovery, the sweep, the drain on SIGTERM) and
+        # open streams cut 3 s after SIGTERM, so their browsers move to another server.
         argv = [str(VENV_BIN / "uvicorn"), "chatsite.asgi:application", "--host", "127.0.0.1"]
-        argv += [
-            "--port",
-            str(self.port),
-            "--lifespan",
-            LIFESPAN,
-            "--timeout-graceful-shutdown",
-            "3",
-        ]
-        argv += ["--no-access-log"]
+        argv += ["--port", str(self.port), "--lifespan", "on"]
+        argv += ["--timeout-graceful-shutdown", "3", "--no-access-log"]
         self.proc = self.site.processes.start(f"server-{self.name}", argv, env)
         self.wait_ready()
         return self
