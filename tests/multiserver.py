@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 RELAY_KEY = "sk-multiserver-test-key-0123456789"
+GENERATING = ("queued", "in_progress")  # Reply.GENERATING
 
 # The settings every server of these tests gets, unless a test asks otherwise: short enough
 # that a killed server's replies are found within seconds, and no retries before the first
@@ -84,7 +85,7 @@ def port_open(port: int) -> bool:
 
 
 def wait_until(condition, timeout: float, interval: float = 0.05):
-    """condition()'s first true value within `timeout` seconds, else None."""
+    """condition()'s first true value within `timeout` seconds, else its last (false) one."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -128,7 +129,8 @@ class Processes:
             argv, cwd=ROOT, env=env, capture_output=True, timeout=timeout, check=False
         )
         if proc.returncode != 0:
-            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{proc.stderr[-3000:]!r}")
+            output = proc.stderr.decode(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{output}")
         return proc.stdout.decode()
 
     @staticmethod
@@ -222,9 +224,6 @@ class Database:
         )
 
 
-GENERATING = ("queued", "in_progress")
-
-
 def make_users(count: int) -> None:
     """Run as a child process against the test's database: `count` people, each with a session
     made directly in the session store (no login form, no password hashing), printed as JSON."""
@@ -254,13 +253,15 @@ def make_users(count: int) -> None:
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         people.append({"user": user.username, "sessionid": session.session_key})
-    print(json.dumps(people))
+    print(json.dumps(people))  # the last line of the output: Site.start reads it
 
 
 # --- The site's processes -----------------------------------------------------------------------
 
 
 class Redis:
+    """A redis-server of the tests' own, without persistence: a restart starts it empty."""
+
     def __init__(self, processes: Processes) -> None:
         self.processes = processes
         self.port = free_port()
@@ -458,6 +459,8 @@ http {{
     def stop(self) -> None:
         if self.proc is not None:
             self.site.processes.stop(self.proc)
+        if (self.prefix / "error.log").exists():  # kept with the servers' logs
+            shutil.copy(self.prefix / "error.log", self.site.tmp / "nginx-error.log")
         shutil.rmtree(self.prefix, ignore_errors=True)
 
 
@@ -501,7 +504,8 @@ class Site:
             "migrate", [python, "manage.py", "migrate", "--noinput", "-v0"], self.env()
         )
         code = f"from tests.multiserver import make_users; make_users({self.people_wanted})"
-        self.people = json.loads(self.processes.run("users", [python, "-c", code], self.env()))
+        output = self.processes.run("users", [python, "-c", code], self.env())
+        self.people = json.loads(output.strip().splitlines()[-1])
         self.redis.start()
         fake_argv = [python, "manage.py", "fake_upstream", "--port", str(self.fake_port)]
         self.fake = self.processes.start("fake", [*fake_argv, "--token-delay-ms", "0"], self.env())
