@@ -121,8 +121,5 @@ def test_stop_on_this_process_ends_a_reply_of_another_within_a_second(
     response = browser_session.post(f"/r/{reply.pk}/stop/", headers={"HX-Request": "true"})
     assert response.status_code == 204
     other.join(5)
-    assert other.stopped
-    assert (
-        time.monotonic() - began < 1.5
-    )  # within a second of the Stop, with a margin for the write
+    assert other.stopped_at is not None and other.stopped_at - began < 1.0
     assert Reply.objects.get(pk=reply.pk).status == Reply.Status.CANCELLED
