@@ -55,10 +55,12 @@ from conversations.live import LiveReply, Registry
 log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 5000  # entries kept per reply stream (MAXLEN ~): minutes of a long reply
+TRIM_EVERY = 50  # entries between two capped XADDs of one stream
 LIVE_TTL = 600  # seconds a stream of a reply in progress outlives its last publish
 ENDED_TTL = 60  # seconds a stream outlives its reply's end (late viewers read the database)
 MIRROR_SILENCE = 3.0  # seconds of silence after which a mirror asks the database
 READ_BLOCK_MS = 1000  # the reader's XREAD BLOCK: how often it looks at silent mirrors
+RETRY_PUBLISH_EVERY = 1.0  # seconds between publishes while Redis refuses them
 RESYNC_EVERY = 0.25  # seconds between a mirror's looks at the database while behind
 
 
@@ -217,6 +219,7 @@ class _LoopState:
         self.dirty: dict[uuid.UUID, LiveReply] = {}
         self.sent: dict[uuid.UUID, tuple[int, int, int]] = {}
         self.expires: dict[uuid.UUID, float] = {}
+        self.entries: dict[uuid.UUID, int] = {}
         self.lock = asyncio.Lock()
         self.publisher: asyncio.Task | None = None
         self.listener: asyncio.Task | None = None
@@ -225,6 +228,7 @@ class _LoopState:
         self.wake_key = f"{channel.prefix}wake:{uuid.uuid4().hex}"
         self.broken_since: float | None = None
         self.publish_failing = False
+        self.published_at = 0.0  # (event loop time)
         self.tasks: set[asyncio.Task] = set()
 
     def spawn(self, coroutine) -> asyncio.Task:
@@ -317,25 +321,38 @@ class RedisChannel:
             await self._execute(state, pipe)
         state.sent.pop(live.reply_id, None)
         state.expires.pop(live.reply_id, None)
+        state.entries.pop(live.reply_id, None)
 
     def _delta(self, state: _LoopState, live: LiveReply, always: bool = False) -> dict | None:
+        """The entry for what `live` wrote since its last one (None if nothing). Reasoning and
+        refusal offsets go only once there is some (absent means 0): a text-only entry is
+        `o`, `t`, the fewest arguments to encode, which is most of the cost of publishing."""
         sent_text, sent_reasoning, sent_refusal = state.sent.get(live.reply_id, (0, 0, 0))
-        fields = {"o": str(sent_text), "ro": str(sent_reasoning), "fo": str(sent_refusal)}
-        for key, value, sent in (
-            ("t", live.text, sent_text),
-            ("r", live.reasoning, sent_reasoning),
-            ("f", live.refusal, sent_refusal),
+        fields = {"o": str(sent_text)}
+        grew = False
+        for offset_key, key, value, sent in (
+            ("o", "t", live.text, sent_text),
+            ("ro", "r", live.reasoning, sent_reasoning),
+            ("fo", "f", live.refusal, sent_refusal),
         ):
             if len(value) > sent:
-                fields[key] = value[sent:]
-        return fields if always or len(fields) > 3 else None
+                fields[offset_key], fields[key], grew = str(sent), value[sent:], True
+            elif sent:
+                fields[offset_key] = str(sent)
+        return fields if always or grew else None
 
     async def _publish_loop(self, state: _LoopState) -> None:
-        interval = settings.LIVE_PUBLISH_INTERVAL
+        """Publishes at once what comes after a quiet spell, then at most every interval while
+        replies keep changing (what came meanwhile goes together); ends when none changed."""
+        interval, loop = settings.LIVE_PUBLISH_INTERVAL, asyncio.get_running_loop()
         try:
             while state.dirty:
-                await asyncio.sleep(interval)
+                every = RETRY_PUBLISH_EVERY if state.publish_failing else interval
+                wait = state.published_at + every - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 async with state.lock:
+                    state.published_at = loop.time()
                     await self._publish(state)
         finally:
             state.publisher = None
@@ -351,7 +368,10 @@ class RedisChannel:
                 state.dirty.pop(reply_id)
                 continue
             key = self.key(reply_id)
-            pipe.xadd(key, fields, maxlen=self.maxlen, approximate=True)
+            count = state.entries[reply_id] = state.entries.get(reply_id, 0) + 1
+            # Capped every TRIM_EVERY entries: the cap costs the encoding of three arguments.
+            maxlen = self.maxlen if count % TRIM_EVERY == 0 else None
+            pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
             if now - state.expires.get(reply_id, 0.0) > LIVE_TTL / 10:
                 pipe.expire(key, LIVE_TTL)
             lengths = (len(live.text), len(live.reasoning), len(live.refusal))
