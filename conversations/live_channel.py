@@ -229,6 +229,7 @@ class _LoopState:
         self.broken_since: float | None = None
         self.publish_failing = False
         self.published_at = 0.0  # (event loop time)
+        self.serving = False  # started with the server: listens for stops until it closes
         self.tasks: set[asyncio.Task] = set()
 
     def spawn(self, coroutine) -> asyncio.Task:
@@ -286,7 +287,8 @@ class RedisChannel:
             await state.redis.ping()
         except Exception as error:
             log.warning("live channel: Redis is unavailable at start-up: %s", error)
-        self._ensure_listener(state, always=True)
+        state.serving = True
+        self._ensure_listener(state)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
@@ -298,6 +300,10 @@ class RedisChannel:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await state.redis.aclose()
+        with self._sync_lock:
+            if self._sync_client is not None:
+                self._sync_client.close()
+                self._sync_client = None
 
     # -- the generating side --
 
@@ -429,17 +435,17 @@ class RedisChannel:
             log.warning("live channel: could not publish a stop: %s", error)
         return False
 
-    def _ensure_listener(self, state: _LoopState, always: bool = False) -> None:
+    def _ensure_listener(self, state: _LoopState) -> None:
         if state.listener is None:
-            state.listener = state.spawn(self._listen(state, always))
+            state.listener = state.spawn(self._listen(state))
 
-    async def _listen(self, state: _LoopState, always: bool) -> None:
+    async def _listen(self, state: _LoopState) -> None:
         """Stops asked through other processes, for the replies generated here. Ends once no
         reply is generating here (unless started with the server)."""
         pubsub = state.redis.pubsub(ignore_subscribe_messages=True)
         failing = False
         try:
-            while always or self.registry.count():
+            while state.serving or self.registry.count():
                 try:
                     if not pubsub.subscribed:
                         await pubsub.subscribe(self.stop_channel)

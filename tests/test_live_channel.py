@@ -120,10 +120,15 @@ async def test_a_viewer_sees_each_change_in_order_then_the_end(processes, alice)
     seen: list[str] = []
     viewer = asyncio.create_task(follow(processes, live.reply_id, seen))
     await asyncio.sleep(0.05)
+    for word in WORDS[:20]:  # the reasoning summary first, as the relay sends it
+        live.add_reasoning(word)
+        processes.owner.published(live)
+        await asyncio.sleep(0.002)
     await write(processes, live, WORDS)
     await end(processes, live)
     followed = await asyncio.wait_for(viewer, 10)
     assert followed.done and not followed.broken
+    assert followed.reasoning == "".join(WORDS[:20])
     assert_no_gap_no_repeat(seen, "".join(WORDS))
     assert len(seen) > 10  # followed as it grew, not only at the end
 
@@ -329,6 +334,29 @@ async def test_redis_down_mid_reply_the_reply_is_stored_and_its_viewers_are_told
         await live_channel.get().close()
 
 
+async def test_redis_down_when_the_reply_ends_its_viewers_get_the_stored_reply(
+    own_redis, alice, fake_upstream, settings
+):
+    settings.REDIS_URL = own_redis.url
+    text = " ".join(f"word{i}" for i in range(40))
+    fake_upstream.queue({"behaviour": "ok", "text": text, "delay_ms": 40})
+    client = await logged_in(alice)
+    await send(client, "Tell me")
+    reply = await latest_reply(alice)
+    other = live_channel.RedisChannel(own_redis.url, registry=Registry())
+    try:
+        async with other.watch(reply.pk) as mirror:
+            await asyncio.sleep(0.5)
+            own_redis.stop()  # the reply (1.6 s) ends while Redis is down
+            await mirror.wait_for_change(mirror.version, 10)
+            assert mirror.done and not mirror.broken  # the view renders the stored reply
+        stored = await Reply.objects.aget(pk=reply.pk)
+        assert stored.status == Reply.Status.COMPLETED and stored.text == text
+    finally:
+        await other.close()
+        await live_channel.get().close()
+
+
 async def test_redis_restarted_mid_reply_a_new_viewer_follows_it_to_its_end(
     own_redis, alice, fake_upstream, settings
 ):
@@ -370,3 +398,21 @@ async def test_the_process_channel_follows_redis_url(settings):
     settings.REDIS_URL = REDIS_URL
     assert isinstance(live_channel.get(), live_channel.RedisChannel)
     assert live_channel.get() is live_channel.get()
+
+
+async def test_start_and_close_may_be_called_twice_and_start_survives_redis_being_down(
+    processes, alice
+):
+    for channel in (processes.owner, live_channel.RedisChannel(f"redis://127.0.0.1:{free_port()}")):
+        await channel.start()
+        await channel.start()
+        await channel.close()
+        await channel.close()
+    # Lazily started again by use after a close.
+    live = await start_reply(processes, alice)
+    seen: list[str] = []
+    viewer = asyncio.create_task(follow(processes, live.reply_id, seen))
+    await write(processes, live, WORDS[:20])
+    await end(processes, live)
+    await asyncio.wait_for(viewer, 10)
+    assert_no_gap_no_repeat(seen, "".join(WORDS[:20]))

@@ -15,7 +15,7 @@ from django.utils import timezone
 from conversations.live import LiveReply, Registry
 from conversations.live_channel import RedisChannel
 from conversations.models import Reply
-from tests.test_live_channel import REDIS_URL, stored_reply
+from tests.test_live_channel import REDIS_URL, OwnRedis, stored_reply
 from tests.test_streaming import read_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,9 +28,9 @@ class OtherProcess(threading.Thread):
     """Generates `reply` word by word through a channel of its own, writing its text to the
     database now and then as the flusher does; ends it, or stops when asked."""
 
-    def __init__(self, reply: Reply, gap: float):
+    def __init__(self, reply: Reply, gap: float, url: str = REDIS_URL):
         super().__init__(daemon=True)
-        self.reply, self.gap = reply, gap
+        self.reply, self.gap, self.url = reply, gap, url
         self.halfway = threading.Event()
         self.stopped_at: float | None = None
 
@@ -39,7 +39,7 @@ class OtherProcess(threading.Thread):
 
     async def generate(self):
         registry = Registry()
-        channel = RedisChannel(REDIS_URL, registry=registry)
+        channel = RedisChannel(self.url, registry=registry)
         live = LiveReply(self.reply.pk, self.reply.conversation_id, self.reply.user_id)
         live.task = asyncio.current_task()
         registry.register(live)
@@ -123,3 +123,28 @@ def test_stop_on_this_process_ends_a_reply_of_another_within_a_second(
     other.join(5)
     assert other.stopped_at is not None and other.stopped_at - began < 1.0
     assert Reply.objects.get(pk=reply.pk).status == Reply.Status.CANCELLED
+
+
+@pytest.fixture
+def own_redis():
+    server = OwnRedis().start()
+    yield server
+    server.stop()
+
+
+def test_a_viewer_whose_redis_fails_mid_reply_is_asked_to_reload_not_left_waiting(
+    browser_session, alice, settings, own_redis
+):
+    settings.REDIS_URL = own_redis.url
+    reply = stored_reply(alice)
+    other = OtherProcess(reply, gap=0.1, url=own_redis.url)
+    other.start()
+    time.sleep(0.5)
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        threading.Timer(1.0, own_redis.stop).start()
+        messages = read_events(response, limit=10)
+    assert "word" in messages[0]
+    assert "Reload the page" in messages[-1] and "live-tail" not in messages[-1]
+    assert other.is_alive()  # told while the reply was still being written elsewhere
+    other.join(15)
+    assert Reply.objects.get(pk=reply.pk).text == "".join(WORDS)
