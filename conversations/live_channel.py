@@ -182,7 +182,12 @@ async def _catch_up(mirror: _Mirror) -> None:
     from conversations.models import Reply
 
     while mirror.pending is not None and not mirror.live.done:
-        stored = await sync_to_async(_stored)(mirror.reply_id)
+        try:
+            stored = await sync_to_async(_stored)(mirror.reply_id)
+        except Exception:
+            log.exception("live channel: could not read reply %s", mirror.reply_id)
+            mirror.live.broken = True
+            stored = None
         if stored is None:
             mirror.live.finish()
             return
@@ -423,11 +428,16 @@ class RedisChannel:
             live.request_stop()
             return True
         from redis import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         with self._sync_lock:
             if self._sync_client is None:
                 self._sync_client = Redis.from_url(
-                    self.url, socket_connect_timeout=2, socket_timeout=2
+                    self.url,
+                    socket_connect_timeout=2,
+                    socket_timeout=2,
+                    retry=Retry(NoBackoff(), 1),
                 )
         try:
             self._sync_client.publish(self.stop_channel, str(reply_id))
