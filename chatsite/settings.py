@@ -215,6 +215,12 @@ REPLY_SLOW_NOTICE_SECONDS = env_float("REPLY_SLOW_NOTICE_SECONDS", 20.0)
 # (shorter ones come with every update; conversations/streaming_markdown.py).
 REPLY_FLUSH_INTERVAL = env_float("REPLY_FLUSH_INTERVAL", 1.0)
 REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
+# The live channel (conversations/live_channel.py): with REDIS_URL, replies reach viewers and
+# Stop reaches replies across processes through Redis; the generating process publishes what
+# its replies wrote every LIVE_PUBLISH_INTERVAL seconds, all replies in one round trip.
+# Without it, one process keeps everything in memory.
+REDIS_URL = env_str("REDIS_URL", "")
+LIVE_PUBLISH_INTERVAL = env_float("LIVE_PUBLISH_INTERVAL", 0.05)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
 # How often an open stream looks again at its session and its user (seconds): a logout, an
 # expired or flushed session, a changed password or a deactivated user ends it within about

@@ -19,7 +19,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from conversations import live as live_registry
-from conversations import relay_status, upstream
+from conversations import live_channel, relay_status, upstream
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import LiveReply
 from conversations.models import Conversation, OutputLimit, Reply
@@ -100,6 +100,7 @@ def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
     _tasks.add(live.task)
     live.task.add_done_callback(_tasks.discard)
     _ensure_flusher(loop)
+    live_channel.get().published(live)  # (with Redis: this process now hears stops)
     return live
 
 
@@ -164,6 +165,11 @@ async def _generate(live: LiveReply, payload: dict[str, Any]) -> None:
             log.exception("reply %s: could not store the end of the reply", live.reply_id)
         live.finish()
         live_registry.unregister(live)
+        try:
+            # Viewers in other processes: the end, after the stored reply they will render.
+            await live_channel.get().ended(live)
+        except Exception:
+            log.exception("reply %s: could not publish the end of the reply", live.reply_id)
 
 
 def build_payload(
@@ -292,15 +298,19 @@ def _full_history_payload(reply_id, max_output_tokens: int | None) -> dict[str, 
 
 
 async def _read_stream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
+    channel = live_channel.get()
     async for event in upstream.stream_response(payload):
         live.accepted = True
         match event:
             case upstream.TextDelta(text=text):
                 live.add_text(text)
+                channel.published(live)
             case upstream.ReasoningDelta(text=text):
                 live.add_reasoning(text)
+                channel.published(live)
             case upstream.RefusalDelta(text=text):
                 live.add_refusal(text)
+                channel.published(live)
             case upstream.Started(response_id=response_id):
                 live.upstream_id = response_id
             case Finished():
@@ -338,7 +348,8 @@ def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
 # --- Batched writes ------------------------------------------------------------------------
 # One flusher per event loop writes the text of every generating reply in one transaction every
 # REPLY_FLUSH_INTERVAL seconds (only replies that changed, plus a heartbeat now and then), and
-# notices a Stop made through another process. It ends when no reply is generating.
+# notices a Stop that reached only the database (the live channel's fallback: a stop asked
+# while this process could not hear the channel). It ends when no reply is generating.
 _flushers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = (
     weakref.WeakKeyDictionary()
 )
