@@ -1,14 +1,17 @@
-"""The usage pages at scale, on PostgreSQL: seeds a temporary database (1M replies, 500 users,
-10 models) twice, once spread over the last 12 months and once all in this month (the worst
-case for a month's dashboard), then measures in-process with Django's test Client the
-server-side time of the admin usage dashboard for this month (target <= 500 ms) and of "My
-usage" (<= 100 ms), and counts the queries of the quota check before a send with an empty and a
-full history (must be equal). The database (bench_scale) is created and dropped here; nothing
-else is touched. `make bench` runs it when DATABASE_URL is a PostgreSQL server.
+"""The usage pages and search at scale, on PostgreSQL: seeds a temporary database (1M replies
+of varied English and Chinese text, 500 users, 10 models) twice, once spread over the last 12
+months and once all in this month (the worst case for a month's dashboard), then measures
+in-process with Django's test Client the server-side time of the admin usage dashboard for this
+month (target <= 500 ms) and of "My usage" (<= 100 ms), counts the queries of the quota check
+before a send with an empty and a full history (must be equal), and times a person's search
+(/search/ and the sidebar's /search/live/) and the admin's (conversations and replies) for
+common, rare and Chinese words (target <= 300 ms). The database (bench_scale) is created and
+dropped here; nothing else is touched. `make bench` runs it when DATABASE_URL is a PostgreSQL
+server.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/scale.py
-        [--replies 1000000] [--users 500] [--models 10] [--runs 7]
-        [--spread both|months|one-month] [--keep]
+        [--replies 1000000] [--users 500] [--models 10] [--runs 7] [--search-runs 3]
+        [--spread both|months|one-month] [--keep] [--database bench_scale]
 """
 
 import argparse
@@ -23,6 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_NAME = "bench_scale"
 TARGETS_MS = {"dashboard": 500, "my_usage": 100}
+SEARCH_TARGET_MS = 300
+# The searches timed: what each page shows for a query, by who may see it.
+SEARCH_PAGES = {
+    "person: /search/": "/search/",
+    "person: /search/live/": "/search/live/",
+    "admin: conversations": "/admin/conversations/conversation/",
+    "admin: replies": "/admin/conversations/reply/",
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,12 +43,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--models", type=int, default=10)
     parser.add_argument("--runs", type=int, default=7, help="timed requests per page (median)")
     parser.add_argument(
+        "--search-runs", type=int, default=3, help="timed requests per search query (median)"
+    )
+    parser.add_argument(
         "--spread",
         choices=["both", "months", "one-month"],
         default="both",
         help="the replies over the last 12 months, all in this month (the worst case), or both",
     )
     parser.add_argument("--keep", action="store_true", help="keep the (last) database afterwards")
+    parser.add_argument("--database", default=DB_NAME, help="the temporary database's name")
     return parser.parse_args()
 
 
@@ -72,7 +87,8 @@ SPREADS = {
 def main() -> None:
     args = parse_args()
     url = server_url()
-    os.environ["DATABASE_URL"] = with_database(url, DB_NAME)
+    name = args.database
+    os.environ["DATABASE_URL"] = with_database(url, name)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     import django
 
@@ -80,8 +96,8 @@ def main() -> None:
     spreads = ["months", "one-month"] if args.spread == "both" else [args.spread]
     summary = []
     for index, spread in enumerate(spreads):
-        admin_sql(url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        admin_sql(url, f"CREATE DATABASE {DB_NAME}")
+        admin_sql(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin_sql(url, f"CREATE DATABASE {name}")
         label = SPREADS[spread].replace("1M", f"{args.replies:,}")
         print(f"--- {label} ---", flush=True)
         try:
@@ -91,8 +107,8 @@ def main() -> None:
 
             connections.close_all()
             if not (args.keep and index == len(spreads) - 1):
-                admin_sql(url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    print("--- usage pages at scale (PostgreSQL) ---")
+                admin_sql(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    print("--- usage pages and search at scale (PostgreSQL) ---")
     for label, lines in summary:
         for line in lines:
             print(f"{label}: {line}")
@@ -122,6 +138,7 @@ def run(args, one_month: bool) -> list[str]:
         users=args.users,
         models=args.models,
         batch=10_000,
+        text=True,
         **spread,
     )
     seed_seconds = time.monotonic() - started
@@ -134,6 +151,7 @@ def run(args, one_month: bool) -> list[str]:
     results = measure_pages(args.runs)
     queries = measure_quota_check()
     lines = report(results, queries)
+    lines += report_search(measure_search(args.search_runs))
     for line in lines:
         print(line, flush=True)
     return lines
@@ -235,6 +253,86 @@ def report(results: dict, queries: dict) -> list[str]:
         f"month row is first created); whole submit: {empty['submit']} vs {full['submit']}: "
         f"{'PASS' if same else 'FAIL'}"
     )
+    return lines
+
+
+def search_queries() -> dict[str, str]:
+    """Words of the seeded text (conversations/management/seed_text.py) from the most to the
+    least common, English and Chinese: in most replies, in some, in one."""
+    import random
+
+    from conversations.management.seed_text import rare_word, vocabulary
+
+    words = vocabulary(random.Random(1))  # the seed seed_usage uses by default
+    three = next(word for word in words.chinese[100:] if len(word) == 3)
+    return {
+        "common word": "the",
+        "frequent word": "database",
+        "less common word": words.english[2000],
+        "rare word": rare_word(12_345),
+        "two words": f"{words.english[300]} {words.english[301]}",
+        "Chinese, 4 characters": words.chinese[0] + words.chinese[1],
+        "Chinese, 3 characters": three,
+        "Chinese, 2 characters": words.chinese[5],
+    }
+
+
+def measure_search(runs: int) -> dict:
+    """Median server-side time of each search page for each query, and how many replies the
+    query matches in the whole database (counted once, untimed)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+    from django.test import Client
+
+    from conversations.models import Reply
+
+    User = get_user_model()
+    person = User.objects.filter(username__startswith="seed-").order_by("pk").first()
+    admin = User.objects.get(username="bench-admin")
+    clients = {}
+    for who, user in [("person", person), ("admin", admin)]:
+        clients[who] = Client(SERVER_NAME="localhost")
+        clients[who].force_login(user)
+    results = {"person": person.get_username(), "queries": {}}
+    for label, query in search_queries().items():
+        matching = Reply.objects.filter(Q(user_input__icontains=query) | Q(text__icontains=query))
+        timings = {}
+        for page, path in SEARCH_PAGES.items():
+            client = clients[page.split(":")[0]]
+            assert client.get(path, {"q": query}).status_code == 200  # warm
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                response = client.get(path, {"q": query})
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, (path, response.status_code)
+            timings[page] = statistics.median(times)
+        results["queries"][label] = {
+            "query": query,
+            "replies": matching.count(),
+            "mine": matching.filter(user=person).count(),
+            "ms": timings,
+        }
+    return results
+
+
+def report_search(results: dict) -> list[str]:
+    """Each query's times, then each page's median over the queries against the target."""
+    lines = [f"search ({results['person']}'s for the person, a superuser's for the admin):"]
+    for label, figures in results["queries"].items():
+        times = ", ".join(f"{page} {ms:.0f}" for page, ms in figures["ms"].items())
+        lines.append(
+            f"  {label} {figures['query']!r} ({figures['replies']} replies, "
+            f"{figures['mine']} the person's): {times} ms"
+        )
+    for page in SEARCH_PAGES:
+        times = [figures["ms"][page] for figures in results["queries"].values()]
+        median = statistics.median(times)
+        verdict = "PASS" if median <= SEARCH_TARGET_MS else "FAIL"
+        lines.append(
+            f"search {page}: median {median:.0f} ms over {len(times)} queries (slowest "
+            f"{max(times):.0f} ms), target <= {SEARCH_TARGET_MS} ms: {verdict}"
+        )
     return lines
 
 
