@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from conversations.admin.base import ReadOnlyAdmin
 from conversations.admin.feedback import CONVERSATION_ACTIONS
+from conversations.admin.search import CappedSearchCount, conversations_matching
 from conversations.audit import record_access
 from conversations.models import Conversation, Feedback, Reply, User
 from conversations.templatetags.usage import money, tokens
@@ -142,7 +143,7 @@ class FeedbackFilter(admin.SimpleListFilter):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ReadOnlyAdmin):
+class ConversationAdmin(CappedSearchCount, ReadOnlyAdmin):
     change_form_template = "admin/conversations/conversation/change_form.html"
     actions = CONVERSATION_ACTIONS  # exports (recorded in the audit record), legal holds
     list_display = (
@@ -165,6 +166,7 @@ class ConversationAdmin(ReadOnlyAdmin):
         ("updated_at", admin.DateFieldListFilter),
         FeedbackFilter,
     )
+    # What the search box looks in (get_search_results: the replies through a subquery).
     search_fields = ("title", "owner__username", "replies__user_input", "replies__text")
     list_select_related = ("owner",)
     show_full_result_count = False
@@ -219,6 +221,11 @@ class ConversationAdmin(ReadOnlyAdmin):
     @admin.display(description=_("owner"))
     def owner_name(self, obj: Conversation) -> str:
         return obj.owner.get_username()
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term:
+            return queryset, False
+        return conversations_matching(queryset, search_term), False  # each conversation once
 
     def get_queryset(self, request):
         return (
@@ -327,7 +334,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(Reply)
-class ReplyAdmin(ReadOnlyAdmin):
+class ReplyAdmin(CappedSearchCount, ReadOnlyAdmin):
     list_display = ("conversation", "position", "status", "model", "total_tokens", "created_at")
     list_filter = ("status", "model", "usage_estimated")
     search_fields = ("user_input", "text", "upstream_id")

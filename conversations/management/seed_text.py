@@ -1,13 +1,14 @@
 """Searchable text for seeded conversations (`manage.py seed_usage --text`): messages, replies
 and titles made of words with a realistic spread, so that searching a large seeded database
 behaves as on real data: a few words in most replies, most words rare, and some conversations
-in Chinese (no spaces between words, as real Chinese text). Deterministic for a given seed.
+in Chinese (no spaces between words, as real Chinese text). The vocabulary is the same for
+every seed (a benchmark can name its words); the text is deterministic for a given seed.
 
 English-like words are built from syllables; the first ones of the vocabulary are common English
 words. Chinese words are two or three common characters. Word frequencies follow Zipf's law
 (the n-th word about 1/n as often as the first). Replies are sentences drawn from a pool, so that
 a million replies cost a few seconds; a fifth of them also carry a word of their own
-(`rare_word(n)`), found in one reply or two."""
+(`rare_word(n)`, numbered from the seed's own start), found in one reply."""
 
 import itertools
 import random
@@ -32,6 +33,7 @@ HANZI = (
     "直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计"
     "别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海"
 )
+VOCABULARY_SEED = 0
 SENTENCES = 40_000
 CHINESE_SHARE = 0.15  # of conversations
 RARE_SHARE = 0.2  # of replies with a word of their own
@@ -58,7 +60,8 @@ class Vocabulary:
     chinese: list[str]
 
 
-def vocabulary(rng: random.Random, english: int = 60_000, chinese: int = 15_000) -> Vocabulary:
+def vocabulary(english: int = 60_000, chinese: int = 15_000) -> Vocabulary:
+    rng = random.Random(VOCABULARY_SEED)
     words = list(COMMON_WORDS)
     seen = set(words)
     while len(words) < english:
@@ -77,16 +80,16 @@ def vocabulary(rng: random.Random, english: int = 60_000, chinese: int = 15_000)
 class TextMaker:
     """Messages and replies, each a few sentences from a pool of sentences made once."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, first_rare: int = 0):
         self.rng = rng
-        self.words = vocabulary(rng)
+        self.words = vocabulary()
         english_weights = zipf_weights(len(self.words.english))
         chinese_weights = zipf_weights(len(self.words.chinese))
         self.english = [self._english_sentence(english_weights) for _sentence in range(SENTENCES)]
         self.chinese = [
             self._chinese_sentence(chinese_weights) for _sentence in range(SENTENCES // 4)
         ]
-        self.rare = 0
+        self.rare = first_rare
 
     def _english_sentence(self, weights) -> str:
         words = self.rng.choices(self.words.english, cum_weights=weights, k=self.rng.randint(6, 16))

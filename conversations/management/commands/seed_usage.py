@@ -122,7 +122,9 @@ def _replies(rng, months, models, users, options) -> int:
     # Conversations start at random moments, inserted in time order as a real ledger grows
     # (rows of a day sit together on disk); their turns are a minute apart.
     span = max((end - start).total_seconds() - 60 * per_conversation, 1.0)
-    text = TextMaker(random.Random(options["seed"])) if options["text"] else None
+    text = None
+    if options["text"]:  # each seed's rare words its own (seeding again adds to the database)
+        text = TextMaker(random.Random(options["seed"]), first_rare=options["seed"] * 10**7)
     starts = iter(sorted(rng.random() * span for _ in range(-(-total // per_conversation))))
     done = 0
     while done < total:
