@@ -5,12 +5,14 @@ costs what a rare one does."""
 
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils.functional import cached_property
 from django.utils.text import smart_split, unescape_string_literal
 
 # Searches with more results than this say "more than 1,000" instead of counting them all.
 SEARCH_COUNT_LIMIT = 1000
+# A term in at least this many replies is searched conversation by conversation.
+COMMON_REPLIES = 1000
 
 
 def search_terms(search_term: str) -> list[str]:
@@ -26,17 +28,26 @@ def search_terms(search_term: str) -> list[str]:
 
 def conversations_matching(queryset, search_term: str):
     """Conversations whose title, owner's username, or any message or reply (every version,
-    shown or not) contains each term. The replies are looked up in a subquery per term, which
-    the reply table's indexes answer, rather than joined: a join repeats a conversation once
-    per matching reply and needs a DISTINCT over the whole list, which no index serves."""
+    shown or not) contains each term. The replies are looked up in a subquery per term rather
+    than joined: a join repeats a conversation once per matching reply and needs a DISTINCT
+    over the whole list, which no index serves. A term in fewer than COMMON_REPLIES replies
+    (one query tells, counting no further): its replies first, from the trigram indexes on
+    PostgreSQL. A term in more: each conversation checked on its own replies, newest first,
+    so the page stops once it is full instead of reading every matching reply."""
     from conversations.models import Reply
 
-    for term in search_terms(search_term):
+    for number, term in enumerate(search_terms(search_term)):
         replies = Reply.objects.filter(Q(user_input__icontains=term) | Q(text__icontains=term))
+        replies = replies.order_by()
+        if replies.values("pk")[:COMMON_REPLIES].count() < COMMON_REPLIES:
+            in_replies = Q(pk__in=replies.values("conversation_id"))
+        else:
+            first = replies.filter(conversation_id=OuterRef("pk")).values("pk")[:1]
+            name = f"first_reply_with_term_{number}"
+            queryset = queryset.alias(**{name: Subquery(first)})
+            in_replies = Q(**{f"{name}__isnull": False})
         queryset = queryset.filter(
-            Q(title__icontains=term)
-            | Q(owner__username__icontains=term)
-            | Q(pk__in=replies.values("conversation_id"))
+            Q(title__icontains=term) | Q(owner__username__icontains=term) | in_replies
         )
     return queryset
 

@@ -1,9 +1,10 @@
-"""Indexes for searching. On every database: a person's conversations newest first, and their
-versions left behind (views/search.py reads both). On PostgreSQL, for a person's search and the
-admin's: GIN trigram indexes (pg_trgm) on UPPER(column) for messages, replies and upstream ids.
-Django's icontains compares UPPER(column::text) LIKE UPPER(pattern) there, so these are the
-expressions the planner matches; they serve any substring of three characters or more, Chinese
-included (full-text search's parsers do not split Chinese into words). Titles get none: they
+"""Indexes for searching. On every database: all conversations newest first (the admin's
+list), a person's, and their versions left behind (views/search.py reads the last two). On
+PostgreSQL, for a person's search and the admin's: GIN trigram indexes (pg_trgm) on
+UPPER(column) for messages, replies and upstream ids. Django's icontains compares
+UPPER(column::text) LIKE UPPER(pattern) there, so these are the expressions the planner
+matches; they serve any substring of three characters or more, Chinese included (full-text
+search's parsers do not split Chinese into words). Titles get none: they
 are few, and read along with their owner's conversations.
 
 Creating the extension needs the right to CREATE in the database (pg_trgm is a trusted
@@ -54,6 +55,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddIndex(
+            model_name="conversation",
+            index=models.Index(fields=["-updated_at", "-id"], name="conv_recent_idx"),
+        ),
         migrations.AddIndex(
             model_name="conversation",
             index=models.Index(fields=["owner", "-updated_at"], name="conv_owner_updated_idx"),

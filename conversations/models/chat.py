@@ -141,6 +141,8 @@ class Conversation(models.Model):
         ordering = ["-updated_at"]
         indexes = [
             models.Index(fields=["owner", "archived", "-updated_at"], name="conv_owner_recent_idx"),
+            # The admin's list, newest first (its search walks it for common words).
+            models.Index(fields=["-updated_at", "-id"], name="conv_recent_idx"),
             # Search (views/search.py): a person's conversations newest first, archived or not.
             models.Index(fields=["owner", "-updated_at"], name="conv_owner_updated_idx"),
             # The sidebar: pinned first, then newest first.
