@@ -3,6 +3,7 @@ on the trigram indexes (EXPLAIN of the very queries the pages send); on every da
 in many turns (searched conversation by conversation) finds exactly the conversations a word in
 few does, and an admin search with very many results says "more than" its limit."""
 
+import re
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conversations.admin.search import SEARCH_COUNT_LIMIT
+from conversations.admin.search import COMMON_REPLIES, SEARCH_COUNT_LIMIT
 from conversations.models import Conversation, Reply
 from conversations.views.search import COMMON_MATCHES, MAX_CONVERSATIONS, find
 from tests.review_fixtures import *  # noqa: F403 (fixtures)
@@ -105,7 +106,8 @@ def test_a_persons_search_for_a_rare_word_is_planned_on_the_trigram_indexes(alic
 
 @on_postgresql
 def test_a_persons_search_for_a_common_word_walks_the_newest_conversations(alice, alice_client):
-    history(alice, 100, 4, lambda c, t: (f"common question {t}", f"common answer {c}"))
+    conversations = COMMON_MATCHES // 4 + 10  # four turns each: more than COMMON_MATCHES
+    history(alice, conversations, 4, lambda c, t: (f"common question {t}", f"common answer {c}"))
     analysed_with_sequential_scans_off()
     try:
         with CaptureQueriesContext(connection) as captured:
@@ -168,11 +170,21 @@ def test_a_word_in_many_turns_finds_what_a_word_in_few_does(alice, bob, alice_cl
         assert found.more == (len(matching) > MAX_CONVERSATIONS), word
 
 
-def test_an_admin_search_with_very_many_results_says_more_than_its_limit(superuser_client, alice):
-    history(alice, SEARCH_COUNT_LIMIT // 4 + 1, 4, lambda c, t: ("plenty", "plenty more"))
+def test_an_admin_search_for_a_common_word_lists_the_newest_and_says_more_than_its_limit(
+    superuser_client, alice
+):
+    """Enough replies with the word that the conversations are checked one by one, newest
+    first, and more results than the count's limit."""
+    made = history(alice, COMMON_REPLIES // 4 + 1, 4, lambda c, t: ("plenty", "plenty more"))
+    history(alice, 3, 1, lambda c, t: ("other", "words"))  # newer, not found
 
-    page = superuser_client.get("/admin/conversations/reply/", {"q": "plenty"}).text
+    page = superuser_client.get("/admin/conversations/conversation/", {"q": "plenty"}).text
     assert f"more than {SEARCH_COUNT_LIMIT} results" in page
-    assert f"more than {SEARCH_COUNT_LIMIT} replies" in page
-    few = superuser_client.get("/admin/conversations/conversation/", {"q": "plenty"}).text
-    assert f"{SEARCH_COUNT_LIMIT // 4 + 1} results" in few and "more than" not in few
+    assert f"more than {SEARCH_COUNT_LIMIT} conversations" in page
+    listed = re.findall(r'<th class="field-display_title"><a [^>]*>([^<]*)</a>', page)
+    newest = [c.title for c in reversed(made)]
+    assert listed == newest[: len(listed)] and len(listed) == 100
+    replies = superuser_client.get("/admin/conversations/reply/", {"q": "plenty"}).text
+    assert f"more than {SEARCH_COUNT_LIMIT} replies" in replies
+    few = superuser_client.get("/admin/conversations/conversation/", {"q": "words"}).text
+    assert "3 results" in few and "more than" not in few

@@ -7,6 +7,7 @@ import json
 
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.db import connections, router
 from django.db.models import (
     Count,
     DecimalField,
@@ -333,10 +334,40 @@ def _pretty(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def reply_models() -> list[str]:
+    """The models replies name, in order: a walk down the reply table's model index, one probe
+    per model, where a DISTINCT would read every reply (a third of a second for a million)."""
+    connection = connections[router.db_for_read(Reply)]
+    quote = connection.ops.quote_name
+    table, column = quote(Reply._meta.db_table), quote(Reply._meta.get_field("model").column)
+    sql = (
+        f"WITH RECURSIVE models (name) AS (SELECT MIN({column}) FROM {table} "  # noqa: S608
+        f"UNION ALL SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > name) "
+        f"FROM models WHERE name IS NOT NULL) SELECT name FROM models WHERE name IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [name for (name,) in cursor.fetchall()]
+
+
+class ReplyModelFilter(admin.SimpleListFilter):
+    """Replies by the model they were sent to (the same choices and URL as a plain field
+    filter, found through the index)."""
+
+    title = _("model")
+    parameter_name = "model__exact"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in reply_models()]
+
+    def queryset(self, request, queryset):
+        return queryset if self.value() is None else queryset.filter(model=self.value())
+
+
 @admin.register(Reply)
 class ReplyAdmin(CappedSearchCount, ReadOnlyAdmin):
     list_display = ("conversation", "position", "status", "model", "total_tokens", "created_at")
-    list_filter = ("status", "model", "usage_estimated")
+    list_filter = ("status", ReplyModelFilter, "usage_estimated")
     search_fields = ("user_input", "text", "upstream_id")
     list_select_related = ("conversation",)
     show_full_result_count = False

@@ -1,7 +1,7 @@
 """What the admin's searches across conversations and replies share: each term of the search box
 looked up so that the trigram indexes serve it on PostgreSQL (migration 0013), and a count of
 the results that stops at SEARCH_COUNT_LIMIT, so a word found in most of a million replies
-costs what a rare one does."""
+costs about what a rare one does."""
 
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
@@ -9,10 +9,11 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.functional import cached_property
 from django.utils.text import smart_split, unescape_string_literal
 
-# Searches with more results than this say "more than 1,000" instead of counting them all.
-SEARCH_COUNT_LIMIT = 1000
+# Searches with more results than this say "more than 200" instead of counting them all (a
+# count walks the list until then, two pages).
+SEARCH_COUNT_LIMIT = 200
 # A term in at least this many replies is searched conversation by conversation.
-COMMON_REPLIES = 1000
+COMMON_REPLIES = 2000
 
 
 def search_terms(search_term: str) -> list[str]:
@@ -28,27 +29,29 @@ def search_terms(search_term: str) -> list[str]:
 
 def conversations_matching(queryset, search_term: str):
     """Conversations whose title, owner's username, or any message or reply (every version,
-    shown or not) contains each term. The replies are looked up in a subquery per term rather
-    than joined: a join repeats a conversation once per matching reply and needs a DISTINCT
-    over the whole list, which no index serves. A term in fewer than COMMON_REPLIES replies
-    (one query tells, counting no further): its replies first, from the trigram indexes on
-    PostgreSQL. A term in more: each conversation checked on its own replies, newest first,
-    so the page stops once it is full instead of reading every matching reply."""
-    from conversations.models import Reply
+    shown or not) contains each term. The replies are looked up per term rather than joined: a
+    join repeats a conversation once per matching reply and needs a DISTINCT over the whole
+    list, which no index serves. A term in fewer than COMMON_REPLIES replies (one query tells,
+    reading no further): their conversations, found first from the trigram indexes on
+    PostgreSQL, then listed by id. A term in more: each conversation checked on its own
+    replies, newest first, so the page stops once it is full."""
+    from conversations.models import Reply, User
 
     for number, term in enumerate(search_terms(search_term)):
+        # The owners by id (users are few): then each part of the condition has an index of
+        # the conversation table (title, owner, id) and PostgreSQL can combine them.
+        owners = set(User.objects.filter(username__icontains=term).values_list("pk", flat=True))
         replies = Reply.objects.filter(Q(user_input__icontains=term) | Q(text__icontains=term))
         replies = replies.order_by()
-        if replies.values("pk")[:COMMON_REPLIES].count() < COMMON_REPLIES:
-            in_replies = Q(pk__in=replies.values("conversation_id"))
+        found = list(replies.values_list("conversation_id", flat=True)[:COMMON_REPLIES])
+        if len(found) < COMMON_REPLIES:  # all of them: the planner sees how few they are
+            in_replies = Q(pk__in=set(found))
         else:
             first = replies.filter(conversation_id=OuterRef("pk")).values("pk")[:1]
             name = f"first_reply_with_term_{number}"
             queryset = queryset.alias(**{name: Subquery(first)})
             in_replies = Q(**{f"{name}__isnull": False})
-        queryset = queryset.filter(
-            Q(title__icontains=term) | Q(owner__username__icontains=term) | in_replies
-        )
+        queryset = queryset.filter(Q(title__icontains=term) | Q(owner_id__in=owners) | in_replies)
     return queryset
 
 

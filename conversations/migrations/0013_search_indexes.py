@@ -1,17 +1,17 @@
 """Indexes for searching. On every database: all conversations newest first (the admin's
-list), a person's, and their versions left behind (views/search.py reads the last two). On
+list), a person's, and their versions left behind (views/search.py reads the last two), and
+replies by model (the admin's filter beside its search). On
 PostgreSQL, for a person's search and the admin's: GIN trigram indexes (pg_trgm) on
-UPPER(column) for messages, replies and upstream ids. Django's icontains compares
+UPPER(column) for messages, replies, upstream ids and titles. Django's icontains compares
 UPPER(column::text) LIKE UPPER(pattern) there, so these are the expressions the planner
 matches; they serve any substring of three characters or more, Chinese included (full-text
-search's parsers do not split Chinese into words). Titles get none: they
-are few, and read along with their owner's conversations.
+search's parsers do not split Chinese into words).
 
 Creating the extension needs the right to CREATE in the database (pg_trgm is a trusted
 extension since PostgreSQL 13) or a superuser; an administrator may instead run
 `CREATE EXTENSION pg_trgm;` once. The trigram indexes are built CONCURRENTLY (so outside a
 transaction): replies keep being written while a large table is indexed. They are PostgreSQL's
-only: on SQLite this migration adds the two plain indexes and searching scans, as before."""
+only: on SQLite this migration adds the four plain indexes and searching scans, as before."""
 
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
@@ -21,6 +21,7 @@ INDEXES = [
     ("reply_user_input_trgm", "reply", "user_input"),
     ("reply_text_trgm", "reply", "text"),
     ("reply_upstream_id_trgm", "reply", "upstream_id"),
+    ("conv_title_trgm", "conversation", "title"),
 ]
 
 
@@ -62,6 +63,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="conversation",
             index=models.Index(fields=["owner", "-updated_at"], name="conv_owner_updated_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="reply",
+            index=models.Index(fields=["model"], name="reply_model_idx"),
         ),
         migrations.AddIndex(
             model_name="reply",

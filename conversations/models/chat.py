@@ -530,6 +530,8 @@ class Reply(models.Model):
         indexes = [
             models.Index(fields=["status"], name="reply_status_idx"),
             models.Index(fields=["user", "created_at"], name="reply_user_created_idx"),
+            # The admin's filter of replies by model lists the models from it.
+            models.Index(fields=["model"], name="reply_model_idx"),
             # The versions left behind, where search starts finding the turns not shown.
             models.Index(
                 fields=["user"], condition=Q(selected=False), name="reply_user_unselected_idx"

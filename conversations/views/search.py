@@ -44,7 +44,7 @@ LIVE_CONVERSATIONS = 20
 LIVE_SNIPPETS = 1
 # A query found in at least this many of the person's turns is searched conversation by
 # conversation, newest first (matching_conversations).
-COMMON_MATCHES = 200
+COMMON_MATCHES = 2000
 # Characters of context shown before a match (and twice as many after it).
 SNIPPET_RADIUS = 60
 
@@ -186,15 +186,16 @@ def find(
 def matching_conversations(user, query: str, matching_turns):
     """The user's conversations whose title or shown turns contain `query`, in one of two ways
     that give the same conversations. A word in few of the person's turns: those turns first
-    (on PostgreSQL the trigram indexes find them, migration 0013), then their conversations.
-    A word in many (COMMON_MATCHES or more; one query tells, counting no further): the
+    (on PostgreSQL the trigram indexes find them, migration 0013), then their conversations by
+    id. A word in many (COMMON_MATCHES or more; that query tells, reading no further): the
     conversations newest first, each checked on its own turns until the first match, so the
     search stops once the page is full instead of reading every matching turn. Either way the
     work is bounded by the person's own history, never the whole table's."""
     conversations = Conversation.objects.for_user(user)
     in_title = Q(title__icontains=query)
-    if matching_turns.values("pk")[:COMMON_MATCHES].count() < COMMON_MATCHES:
-        return conversations.filter(in_title | Q(pk__in=matching_turns.values("conversation_id")))
+    found = list(matching_turns.values_list("conversation_id", flat=True)[:COMMON_MATCHES])
+    if len(found) < COMMON_MATCHES:  # all of them: the planner sees how few they are
+        return conversations.filter(in_title | Q(pk__in=set(found)))
     first_match = matching_turns.filter(conversation_id=OuterRef("pk")).values("pk")[:1]
     return conversations.alias(first_match=Subquery(first_match)).filter(
         in_title | Q(first_match__isnull=False)
