@@ -120,8 +120,11 @@ class Lifespan:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
+                except StartupRefused as error:  # uvicorn logs the message and exits
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
                 except Exception as error:
-                    log.exception("start-up refused")
+                    log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
                 await send({"type": "lifespan.startup.complete"})
