@@ -35,6 +35,9 @@ def services() -> list[Service]:
     from conversations.stale_sweep import sweep
 
     return [
+        # With conversations/live_channel.py (the live channel), this one line plugs it in:
+        # Service("live channel", lambda: live_channel.get().start(),
+        #         lambda: live_channel.get().close()),
         Service("stale sweep", sweep.start, sweep.stop),
     ]
 
@@ -95,9 +98,13 @@ class Lifespan:
         if errors:
             raise StartupRefused("\n".join(errors))
         await database_work(recover_replies)()
-        for service in services():
-            await service.start()
-            self.running.append(service)
+        try:
+            for service in services():
+                await service.start()
+                self.running.append(service)
+        except BaseException:
+            await self.stop_services()
+            raise
         await sync_to_async(settle_long_lived_objects, thread_sensitive=False)()
 
     async def shutdown(self) -> None:
@@ -106,6 +113,9 @@ class Lifespan:
         cut = await drain(settings.SHUTDOWN_GRACE_SECONDS)
         if cut:
             log.warning("%d replies ended as interrupted at shutdown", cut)
+        await self.stop_services()
+
+    async def stop_services(self) -> None:
         while self.running:
             service = self.running.pop()
             try:
