@@ -43,8 +43,8 @@ class OneTripASGIHandler(ASGIHandler):
     sync-based middleware (sessions, locale, CSRF, auth...: about fifteen per request here),
     and WhiteNoise, sync only, holds the request's thread while the rest of the chain goes
     back and forth through the event loop: under load, sends and streams queued behind each
-    other on their threads (make bench, 200 streams: wall time doubled, server CPU per token
-    +80 %; bench/README.md). Here the chain is built as Django's WSGIHandler builds it
+    other on their threads (make bench's phase of 200 streams took up to twice as long, with a
+    quarter to four fifths more server CPU per token). Here the chain is built as Django's WSGIHandler builds it
     (BaseHandler.load_middleware()) and a request is answered by its public get_response() in
     one sync_to_async trip; reading the request and sending the response (streams included)
     stay Django's ASGI code on the event loop. Should a Django release stop calling
