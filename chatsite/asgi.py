@@ -6,7 +6,8 @@ application that
 - sends each request's synchronous work to the right thread (conversations/work_threads.py)
   with asgiref's public ThreadSensitiveContext(executor=...): sends and the reply actions
   (stop, retry...) to the shared thread, in arrival order; live streams' requests to a few
-  stream threads; every other request to a thread of its own, as Django does;
+  stream threads; every other request to a thread of its own, as Django does, which closes its
+  database connection at the end (the long-lived threads keep theirs, SQLite only);
 - tells the request's sync view which loop is the server's (generation.server_loop), so a send
   queues its reply's start there instead of waiting for the loop.
 
@@ -44,12 +45,12 @@ class OneTripASGIHandler(ASGIHandler):
     and WhiteNoise, sync only, holds the request's thread while the rest of the chain goes
     back and forth through the event loop: under load, sends and streams queued behind each
     other on their threads (make bench's phase of 200 streams took up to twice as long, with a
-    quarter to four fifths more server CPU per token). Here the chain is built as Django's WSGIHandler builds it
-    (BaseHandler.load_middleware()) and a request is answered by its public get_response() in
-    one sync_to_async trip; reading the request and sending the response (streams included)
-    stay Django's ASGI code on the event loop. Should a Django release stop calling
-    get_response_async, the handler's own async chain (loaded too) answers: slower, not
-    wrong."""
+    quarter to four fifths more server CPU per token). Here the chain is built as Django's
+    WSGIHandler builds it (BaseHandler.load_middleware()) and a request is answered by its
+    public get_response() in one sync_to_async trip; reading the request and sending the
+    response (streams included) stay Django's ASGI code on the event loop. Should a Django
+    release stop calling get_response_async, the handler's own async chain (loaded too)
+    answers: slower, not wrong."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,7 +80,9 @@ class Site:
         server_loop.set(asyncio.get_running_loop())  # replies start without a round trip
         where = route(scope) if scope["type"] == "http" else "own"
         if where == "own":
-            await self.django_app(scope, receive, send)
+            async with work_threads.own_thread() as executor:
+                async with ThreadSensitiveContext(executor=executor):
+                    await self.django_app(scope, receive, send)
             return
         executor = work_threads.shared() if where == "shared" else work_threads.stream()
         async with ThreadSensitiveContext(executor=executor):

@@ -90,7 +90,12 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # SQLite: the server's long-lived threads (sends and the reply tasks' database work,
+        # live streams: conversations/work_threads.py) keep their connection this many seconds
+        # instead of opening one per request and per piece of work (a fifth of a send's
+        # database time); every other request's thread closes its own at its end
+        # (chatsite/asgi.py). PostgreSQL uses the pool instead (below).
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         # A kept connection is checked before its first use in each request (or reply end):
         # after a database restart it is replaced instead of failing once.
         conn_health_checks=True,

@@ -9,14 +9,20 @@
 
 Each is a one-thread executor, created on first use (never at import). Requests are sent to
 them with asgiref's public ThreadSensitiveContext(executor=...) (chatsite/asgi.py), the reply
-tasks with sync_to_async(executor=...) (`database_work`)."""
+tasks with sync_to_async(executor=...) (`database_work`). Their database connections follow
+Django's rules (CONN_MAX_AGE, health checks): on SQLite kept for reuse, on PostgreSQL given
+back to the pool after each request or piece of work. Any other request gets a thread of its
+own (`own_thread`) that closes its connections when the request ends."""
 
+import asyncio
+import contextlib
 import itertools
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 STREAM_THREADS = 4
 
@@ -47,11 +53,23 @@ def stream() -> ThreadPoolExecutor:
     return _streams[next(_next_stream) % STREAM_THREADS]
 
 
+@contextlib.asynccontextmanager
+async def own_thread() -> AsyncIterator[ThreadPoolExecutor]:
+    """A thread for one request, as Django gives each; at the end its database connections are
+    closed (CONN_MAX_AGE keeps connections for the long-lived threads only: this one ends)."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+    try:
+        yield executor
+    finally:
+        await asyncio.get_running_loop().run_in_executor(executor, connections.close_all)
+        executor.shutdown(wait=False)
+
+
 def database_work(work):
     """`sync_to_async` for database work outside a request (reply tasks, the stale sweep,
     start-up recovery), on the shared thread. It does what a request's start and end do: drops
     a connection that is too old or broken before, and gives it back after (to the pool on
-    PostgreSQL; closed on SQLite unless DATABASE_CONN_MAX_AGE keeps it)."""
+    PostgreSQL; on SQLite kept for DATABASE_CONN_MAX_AGE seconds)."""
 
     def run(*args, **kwargs):
         close_old_connections()
