@@ -159,7 +159,7 @@ def start_stack(
             "1",
             "--no-access-log",
             "--lifespan",
-            "off",
+            "on",
             "--timeout-graceful-shutdown",
             "5",
         ],

@@ -13,9 +13,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from conversations import live as live_registry
@@ -25,6 +25,7 @@ from conversations.live import LiveReply
 from conversations.models import Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
+from conversations.work_threads import database_work
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -43,15 +44,11 @@ class Outcome:
 
 
 def _database_work(work):
-    """`sync_to_async` for a reply task's database work (on the shared thread, whose connection
-    is kept: chatsite/asgi.py). It runs outside any request, so it first does what the start of
-    a request does: drops a connection that is too old, or broken since its last use."""
-
-    def run(*args):
-        close_old_connections()
-        return work(*args)
-
-    return sync_to_async(run)
+    """A reply task's database work, on the server's shared thread (conversations/
+    work_threads.py). It runs outside any request, so it does what a request's start and end
+    do: drops a connection that is too old or broken first, and gives it back (to the pool on
+    PostgreSQL) after each piece of work."""
+    return database_work(work)
 
 
 def prepare(reply: Reply) -> dict[str, Any]:
@@ -104,7 +101,7 @@ def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
     return live
 
 
-# The server's event loop, set by its ASGI handler for each request (chatsite/asgi.py); a sync
+# The server's event loop, set by its ASGI application for each request (chatsite/asgi.py); a sync
 # view sees it in its worker thread, since sync_to_async runs the view in a copy of the context.
 server_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "server_loop", default=None
@@ -463,3 +460,24 @@ def _input_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return "".join(str(message.get("content", "")) for message in value)
+
+
+async def drain(grace: float) -> int:
+    """Lets this process's replies in progress finish for up to `grace` seconds (a worker
+    stopping: ASGI lifespan shutdown), then cancels the ones still running, which end as
+    interrupted ("server_restart") with their text and a usage estimate, and waits for their
+    last write. Returns how many were cut."""
+    deadline = asyncio.get_running_loop().time() + grace
+    while running := [task for task in _tasks if not task.done()]:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            break
+        await asyncio.wait(running, timeout=left)
+    running = [task for task in _tasks if not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        log.warning("%d replies still generating after %.0f s: ending them", len(running), grace)
+        # Each ends with one database write (bounded by the pool's and SQLite's own timeouts).
+        await asyncio.wait(running, timeout=60)
+    return len(running)
