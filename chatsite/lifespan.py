@@ -32,12 +32,13 @@ class Service:
 def services() -> list[Service]:
     """Started in this order, stopped in the reverse one (after the replies have drained, so a
     reply's last write still reaches its viewers). A new service plugs in with one line here."""
+    from conversations import live_channel
     from conversations.stale_sweep import sweep
 
     return [
-        # With conversations/live_channel.py (the live channel), this one line plugs it in:
-        # Service("live channel", lambda: live_channel.get().start(),
-        #         lambda: live_channel.get().close()),
+        Service(
+            "live channel", lambda: live_channel.get().start(), lambda: live_channel.get().close()
+        ),
         Service("stale sweep", sweep.start, sweep.stop),
     ]
 

@@ -236,7 +236,7 @@ REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
 # The live channel (conversations/live_channel.py): with REDIS_URL, replies reach viewers and
 # Stop reaches replies across processes through Redis; the generating process publishes what
 # its replies wrote every LIVE_PUBLISH_INTERVAL seconds, all replies in one round trip.
-# Without it, one process keeps everything in memory.
+# Without it, one process keeps everything in memory. (REDIS_URL also sets the shared cache.)
 REDIS_URL = env_str("REDIS_URL", "")
 LIVE_PUBLISH_INTERVAL = env_float("LIVE_PUBLISH_INTERVAL", 0.05)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
@@ -317,7 +317,6 @@ AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 1000
 AXES_DISABLE_ACCESS_LOG = True
 
 # Shared cache between worker processes: Redis when REDIS_URL is set.
-REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
