@@ -84,9 +84,37 @@ class Site:
                 async with ThreadSensitiveContext(executor=executor):
                     await self.django_app(scope, receive, send)
             return
-        executor = work_threads.shared() if where == "shared" else work_threads.stream()
-        async with ThreadSensitiveContext(executor=executor):
-            await self.django_app(scope, receive, send)
+        if where == "shared":
+            async with ThreadSensitiveContext(executor=work_threads.shared()):
+                await self.django_app(scope, receive, send)
+            return
+        async with ThreadSensitiveContext(executor=work_threads.stream()):
+            await end_cleanly_when_cancelled(self.django_app, scope, receive, send)
+
+
+async def end_cleanly_when_cancelled(app, scope, receive, send) -> None:
+    """A live stream still open when its server stops is cancelled by the server (uvicorn, after
+    --timeout-graceful-shutdown). It then ends as a complete response instead of a cut
+    connection with an error and a traceback in the log for each: the page's SSE extension
+    reconnects either way, through the proxy to another process, which follows the reply on.
+    Only the server cancels a request's task (a browser that goes away ends the response inside
+    Django), so nothing else is swallowed."""
+    started = ended = False
+
+    async def tracking_send(message) -> None:
+        nonlocal started, ended
+        if message["type"] == "http.response.start":
+            started = True
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            ended = True
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except asyncio.CancelledError:
+        if not started or ended:
+            raise
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def get_application():
