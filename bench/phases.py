@@ -229,6 +229,13 @@ def _others(machine_before: tuple[float, float, float], ours: float) -> dict:
     }
 
 
+def _messages_per_stream(records: list[dict]) -> float | None:
+    """How many SSE messages a stream got on average: fewer when the server coalesces more
+    (a busier process sends each viewer fewer, larger updates), which also costs it less CPU."""
+    counts = [r["messages"] for r in records if "messages" in r]
+    return round(sum(counts) / len(counts), 1) if counts else None
+
+
 def _client_summary(records: list[dict]) -> dict:
     errors: dict[str, int] = {}
     for record in records:
@@ -293,6 +300,7 @@ def burst(ctx: Context, count: int) -> dict:
             "last_seen": ms(max(firsts) if firsts else None),
         },
         "wall_s": round(result["wall_s"], 2),
+        "messages_per_stream": _messages_per_stream(records),
         "server_cpu_s": round(result["server_cpu_s"], 2),
         "server_cpu_ms_per_send_to_last_first_token": (
             round(cpu_to_last_first * 1000 / count, 2) if cpu_to_last_first is not None else None
@@ -366,6 +374,7 @@ def steady(ctx: Context, seconds: float, rate: float) -> dict:
         "ttft_added_ms": {"p50": ms(added[50]), "p99": ms(added[99])},
         "measured_without_first_token": missing,
         "send_response_ms": summary_ms(sends),
+        "messages_per_stream": _messages_per_stream(server["records"]),
         "loadgen_schedule_lag_ms": summary_ms(lags),
         "server_cpu_s": round(server["server_cpu_s"], 2),
         "server_cpu_ms_per_send": round(server["server_cpu_s"] * 1000 / len(offsets), 2),

@@ -88,6 +88,12 @@ def parse_args() -> argparse.Namespace:
         "--quick)",
     )
     parser.add_argument(
+        "--idle-second",
+        action="store_true",
+        help="with --workers: also N workers with the load on the first only (what the others "
+        "cost by merely running)",
+    )
+    parser.add_argument(
         "--lifespan",
         choices=["on", "off"],
         default="on",

@@ -6,7 +6,9 @@ worker, then N) that many uvicorn processes are started on ports of their own (a
 separate machines: no shared socket, no shared memory), warmed up, put through the phases and
 stopped. The load generator spreads users over the ports in turn; the server's CPU is the sum
 over its workers and the redis-server. REDIS_URL is set in both configurations, so the only
-difference between the columns is the number of processes."""
+difference between the columns is the number of processes. With --idle-second, a third
+configuration runs N processes but loads only the first: what the other processes cost by
+merely running (the floor under the N-worker figures)."""
 
 import os
 import time
@@ -67,7 +69,10 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
             },
             "configs": {},
         }
-        for count in (1, args.workers):
+        configs = [("1", 1, 1), (str(args.workers), args.workers, args.workers)]
+        if args.idle_second:
+            configs.append((f"{args.workers}idle", args.workers, 1))
+        for key, count, loaded in configs:
             base = phases.Context(
                 root=ROOT,
                 tmp=tmp,
@@ -82,13 +87,13 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
                 tokens=args.tokens,
                 delay_ms=args.delay_ms,
                 redis_pid=redis.pid,
-                label=f"w{count}",
+                label=f"w{key}",
                 baselines=False,
                 py_spy=args.py_spy,
                 py_spy_rate=args.py_spy_rate,
             )
-            results["configs"][str(count)] = run_config(
-                args, sizes, wanted, base, count, cross_count
+            results["configs"][key] = run_config(
+                args, sizes, wanted, base, key, count, loaded, cross_count
             )
         results["setup"]["reference_ms"]["end"] = reference_ms()
         results["fake_requests_logged"] = len(
@@ -102,19 +107,29 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
 
 
 def run_config(
-    args, sizes: dict, wanted: list[str], ctx: phases.Context, count: int, cross_count: int
+    args,
+    sizes: dict,
+    wanted: list[str],
+    ctx: phases.Context,
+    key: str,
+    count: int,
+    loaded: int,
+    cross_count: int,
 ) -> dict:
-    """`count` worker processes on ports of their own: started, warmed up, measured, stopped."""
+    """`count` worker processes on ports of their own, the load on the first `loaded`:
+    started, warmed up, measured, stopped."""
     servers = []
     for index in range(count):
         port = free_port()
-        name = f"server-{count}w-{index + 1}"
-        servers.append(start_server(args, ctx.children, ctx.env, port, name=name))
+        servers.append(start_server(args, ctx.children, ctx.env, port, name=_name(key, index)))
         ctx.server_pids.append(servers[-1].pid)
         ctx.ports.append(port)
+    del ctx.ports[loaded:]  # the others run, but get no request
     warm_up(ctx)
-    out: dict = {"workers": count, "ports": ctx.ports, "server_pids": ctx.server_pids}
-    where = f"{count} worker{'s' if count > 1 else ''}"
+    out: dict = {"workers": count, "loaded": loaded, "server_pids": ctx.server_pids}
+    where = f"{count} worker{'s' if count > 1 else ''}" + (
+        f", load on {loaded}" if loaded < count else ""
+    )
     if "burst" in wanted:
         settle(ctx)
         step("burst", f"{where}: {sizes['burst']} sends at once")
@@ -127,7 +142,7 @@ def run_config(
             "same schedule straight to the fake",
         )
         out["steady"] = phases.steady(ctx, sizes["steady_seconds"], args.rate)
-    if "cross" in wanted:
+    if "cross" in wanted and loaded == count:
         settle(ctx)
         step(
             "cross",
@@ -141,11 +156,15 @@ def run_config(
         ctx.children.end(server, grace=30)
     notes = []
     for index in range(count):
-        name = f"server-{count}w-{index + 1}"
+        name = _name(key, index)
         keep_as = Path(args.out).parent / f"{name}.log"
         notes += [f"{name}: {note}" for note in server_log_notes(ctx.tmp / f"{name}.log", keep_as)]
     out["notes"] = list(dict.fromkeys(ctx.notes)) + notes  # each note once
     return out
+
+
+def _name(key: str, index: int) -> str:
+    return f"server-{key}w-{index + 1}"
 
 
 def idle_cpu(ctx: phases.Context, seconds: float = 5.0) -> dict:

@@ -94,7 +94,12 @@ def _fmt(value, unit: str = "") -> str:
 def print_report(results: dict, checks: list[dict]) -> None:
     setup = results["setup"]
     n = str(setup["workers"])
-    one, many = results["configs"]["1"], results["configs"][n]
+    configs = results["configs"]
+    one, many = configs["1"], configs[n]
+    # The columns: each configuration's figure, and (but the first) its ratio to 1 worker.
+    columns = [("1", "1 worker"), (n, f"{n} workers")]
+    if f"{n}idle" in configs:
+        columns.append((f"{n}idle", f"{n}, 1 loaded"))
     out = [
         "",
         f"== Benchmark, 1 worker against {n} ({setup['mode']}) — {setup['cores']} cores, "
@@ -108,15 +113,19 @@ def print_report(results: dict, checks: list[dict]) -> None:
         f"   machine: reference workload {_fmt(reference.get('start'))} ms at the start, "
         f"{_fmt(reference.get('end'))} ms at the end (bench/calibrate.py; lower is faster)"
     )
-    head = f"{'':46}{'1 worker':>12}{n + ' workers':>12}{'ratio':>8}"
+    head = f"{'':46}{columns[0][1]:>12}" + "".join(
+        f"{name:>14}{'ratio':>7}" for _, name in columns[1:]
+    )
     rows: list[str] = []
 
     def row(label, path, unit="", ratio=True):
-        a, b = _get(one, *path), _get(many, *path)
-        r = _ratio(a, b) if ratio and isinstance(a, (int, float)) else None
-        rows.append(
-            f"    {label:<42}{_fmt(a, unit):>12}{_fmt(b, unit):>12}{_fmt(r) if ratio else '':>8}"
-        )
+        first = _get(one, *path)
+        line = f"    {label:<42}{_fmt(first, unit):>12}"
+        for key, _ in columns[1:]:
+            value = _get(configs[key], *path)
+            r = _ratio(first, value) if ratio and isinstance(first, (int, float)) else None
+            line += f"{_fmt(value, unit):>14}{_fmt(r) if ratio else '':>7}"
+        rows.append(line.rstrip())
 
     def title(text):
         rows.append(f"\n{text}")
@@ -127,8 +136,13 @@ def print_report(results: dict, checks: list[dict]) -> None:
         row("last send answered", ("burst", "last_send_answered_ms"), " ms")
         row("first token p50", ("burst", "first_token_ms", "p50"), " ms")
         row("LAST first token", ("burst", "first_token_ms", "last"), " ms")
-        row("server CPU per send, whole reply", ("burst", "server_cpu_ms_per_send_whole_reply"))
-        row("  of which Redis (ms)", ("burst", "redis_cpu_ms_per_send_whole_reply"))
+        row("SSE messages per stream", ("burst", "messages_per_stream"))
+        row(
+            "server CPU per send, whole reply",
+            ("burst", "server_cpu_ms_per_send_whole_reply"),
+            " ms",
+        )
+        row("  of which Redis", ("burst", "redis_cpu_ms_per_send_whole_reply"), " ms")
         row(
             "server CPU per send to last first token",
             ("burst", "server_cpu_ms_per_send_to_last_first_token"),
@@ -151,8 +165,9 @@ def print_report(results: dict, checks: list[dict]) -> None:
         row("ADDED by the server p50", ("steady", "ttft_added_ms", "p50"), " ms")
         row("ADDED by the server p99", ("steady", "ttft_added_ms", "p99"), " ms")
         row("POST /send/ answered p99", ("steady", "send_response_ms", "p99"), " ms")
-        row("server CPU per send (ms)", ("steady", "server_cpu_ms_per_send"))
-        row("  of which Redis (ms)", ("steady", "redis_cpu_ms_per_send"))
+        row("SSE messages per stream", ("steady", "messages_per_stream"))
+        row("server CPU per send", ("steady", "server_cpu_ms_per_send"), " ms")
+        row("  of which Redis", ("steady", "redis_cpu_ms_per_send"), " ms")
         row("server CPU, cores in use", ("steady", "server_cpu_utilisation"))
         row(
             "other work on the machine (s)",
@@ -190,8 +205,8 @@ def print_report(results: dict, checks: list[dict]) -> None:
     row("idle CPU, Redis (cores)", ("idle_cpu_s", "redis"))
     out.append("\n" + head)
     out += rows
-    for label, config in (("1 worker", one), (f"{n} workers", many)):
-        for note in config.get("notes", []):
+    for key, label in columns:
+        for note in configs[key].get("notes", []):
             out.append(f"    note ({label}): {note}")
     out.append("\nTargets")
     width = max(len(c["name"]) for c in checks) if checks else 0
