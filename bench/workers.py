@@ -151,7 +151,7 @@ def run_config(
         )
         out["cross"] = phases.cross(ctx, cross_count, args.rate)
     out["memory"] = ctx.server_memory()
-    out["idle_cpu_s"] = idle_cpu(ctx)
+    out["idle_cpu"] = idle_cpu(ctx)
     for server in servers:
         ctx.children.end(server, grace=30)
     notes = []
@@ -167,14 +167,13 @@ def _name(key: str, index: int) -> str:
     return f"server-{key}w-{index + 1}"
 
 
-def idle_cpu(ctx: phases.Context, seconds: float = 5.0) -> dict:
-    """CPU seconds per second the workers and Redis use with nothing to do (their timers, the
-    channel's listeners): the part of the server's CPU that does not depend on the load."""
+def idle_cpu(ctx: phases.Context, seconds: float = 10.0) -> dict:
+    """CPU milliseconds per second the workers and Redis use with nothing to do (their timers,
+    the channel's listeners): the part of the server's CPU that does not depend on the load."""
     before = {pid: phases.cpu_seconds(pid) for pid in ctx.server_cpu_pids}
     time.sleep(seconds)
-    return {
-        "workers": round(
-            sum(phases.cpu_seconds(pid) - before[pid] for pid in ctx.server_pids) / seconds, 4
-        ),
-        "redis": round((phases.cpu_seconds(ctx.redis_pid) - before[ctx.redis_pid]) / seconds, 4),
-    }
+
+    def used(pids) -> float:
+        return round(sum(phases.cpu_seconds(pid) - before[pid] for pid in pids) * 1000 / seconds, 1)
+
+    return {"workers_ms_per_s": used(ctx.server_pids), "redis_ms_per_s": used([ctx.redis_pid])}

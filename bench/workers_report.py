@@ -201,8 +201,8 @@ def print_report(results: dict, checks: list[dict]) -> None:
     title("(d) The server's processes")
     row("peak memory, all workers (MB)", ("memory", "peak_mb"))
     row("peak memory, largest worker (MB)", ("memory", "largest_worker_peak_mb"))
-    row("idle CPU, workers (cores)", ("idle_cpu_s", "workers"))
-    row("idle CPU, Redis (cores)", ("idle_cpu_s", "redis"))
+    row("idle CPU, workers (ms per s)", ("idle_cpu", "workers_ms_per_s"))
+    row("idle CPU, Redis (ms per s)", ("idle_cpu", "redis_ms_per_s"))
     out.append("\n" + head)
     out += rows
     for key, label in columns:
