@@ -37,6 +37,9 @@ def server_env(args, database_url: str, fake_url: str, **more: str) -> dict:
         "RESPONSES_API_BASE_URL": fake_url,
         "UPSTREAM_MAX_RETRIES": "0",
         "PYTHONUNBUFFERED": "1",
+        # Each server process the bench starts is one worker (with --workers, N of them on N
+        # ports, as N machines would run them), whatever WORKERS `make` exported.
+        "WORKERS": "1",
         **more,
         **dict(item.split("=", 1) for item in args.env),
     }
