@@ -45,10 +45,21 @@ setup: $(VENV)/.installed-main
 setup-dev: $(VENV)/.installed-dev
 	@mkdir -p -m 700 var
 
+# Worker processes (more than one needs REDIS_URL and DATABASE_URL=postgres://..., which
+# `manage.py check` verifies before anything starts). Exported: the site reads the same value.
+WORKERS ?= 1
+export WORKERS
+
+# The system checks stop it on an error; replies a stopped server left generating are ended
+# before it serves. On Ctrl+C or SIGTERM open streams are cut after 3 s (browsers reconnect),
+# then each worker lets its replies finish for up to SHUTDOWN_GRACE_SECONDS.
 run: setup
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C stops)"
+	@$(PY) manage.py check --fail-level ERROR
+	@$(PY) manage.py recover_replies
+	@echo "Serving on http://$(HOST):$(PORT)/ with $(WORKERS) worker(s)  (Ctrl+C stops)"
 	@exec $(VENV)/bin/uvicorn chatsite.asgi:application --host $(HOST) --port $(PORT) \
-		--timeout-graceful-shutdown 5 --no-access-log --lifespan off --no-proxy-headers
+		--workers $(WORKERS) --lifespan on --timeout-graceful-shutdown 3 --no-access-log \
+		--no-proxy-headers
 
 test: setup-dev
 	@$(PY) scripts/check_browser.py

@@ -90,15 +90,33 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # SQLite: the server's long-lived threads (sends and the reply tasks' database work,
+        # live streams: conversations/work_threads.py) keep their connection this many seconds
+        # instead of opening one per request and per piece of work (a fifth of a send's
+        # database time); every other request's thread closes its own at its end
+        # (chatsite/asgi.py). PostgreSQL uses the pool instead (below).
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         # A kept connection is checked before its first use in each request (or reply end):
         # after a database restart it is replaced instead of failing once.
         conn_health_checks=True,
     )
 }
-# Connections of the server's long-lived threads (sends, the ends of replies, streams: see
-# chatsite/asgi.py) are kept this many seconds; every other request closes its own at its end.
-DATABASE_THREAD_CONN_MAX_AGE = env_int("DATABASE_THREAD_CONN_MAX_AGE", 60)
+# PostgreSQL: each worker process takes its connections from Django's built-in psycopg pool
+# (a request, or a reply task's piece of database work, borrows one and gives it back at its
+# end), holding at least DATABASE_POOL_MIN_SIZE and at most DATABASE_POOL_MAX_SIZE open. A
+# piece of work that finds none free waits up to DATABASE_POOL_TIMEOUT seconds, then fails.
+DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 2)
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 10)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 30.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them (Django refuses both)
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DATABASE_POOL_MIN_SIZE,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT,
+        # Connections unused this long are closed, down to min_size.
+        "max_idle": 300,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
     # concurrent writers queue on the busy timeout instead of failing with "database is locked".
@@ -215,6 +233,12 @@ REPLY_SLOW_NOTICE_SECONDS = env_float("REPLY_SLOW_NOTICE_SECONDS", 20.0)
 # (shorter ones come with every update; conversations/streaming_markdown.py).
 REPLY_FLUSH_INTERVAL = env_float("REPLY_FLUSH_INTERVAL", 1.0)
 REPLY_RENDER_INTERVAL = env_float("REPLY_RENDER_INTERVAL", 0.8)
+# The live channel (conversations/live_channel.py): with REDIS_URL, replies reach viewers and
+# Stop reaches replies across processes through Redis; the generating process publishes what
+# its replies wrote every LIVE_PUBLISH_INTERVAL seconds, all replies in one round trip.
+# Without it, one process keeps everything in memory. (REDIS_URL also sets the shared cache.)
+REDIS_URL = env_str("REDIS_URL", "")
+LIVE_PUBLISH_INTERVAL = env_float("LIVE_PUBLISH_INTERVAL", 0.05)
 STREAM_KEEPALIVE_INTERVAL = env_float("STREAM_KEEPALIVE_INTERVAL", 15.0)
 # How often an open stream looks again at its session and its user (seconds): a logout, an
 # expired or flushed session, a changed password or a deactivated user ends it within about
@@ -236,8 +260,20 @@ RELAY_READ_INTERVAL = env_float("RELAY_READ_INTERVAL", 0.1)
 # stays bounded however many watch, and one person's many tabs slow only that person.
 STREAM_MESSAGES_PER_SECOND = env_float("STREAM_MESSAGES_PER_SECOND", 800)
 STREAM_RENDERS_PER_SECOND = env_float("STREAM_RENDERS_PER_SECOND", 100)
-# A reply whose worker has been silent this long is taken as lost and marked interrupted.
-REPLY_STALE_AFTER = env_float("REPLY_STALE_AFTER", 60.0)
+# A reply whose worker has been silent this long is taken as lost and marked interrupted: a
+# generating reply's worker writes a heartbeat every quarter of it, and every process looks
+# for silent replies every REPLY_SWEEP_INTERVAL seconds (conversations/stale_sweep.py), so the
+# replies of a worker that was killed end within REPLY_STALE_AFTER + REPLY_SWEEP_INTERVAL.
+REPLY_STALE_AFTER = env_float("REPLY_STALE_AFTER", 20.0)
+REPLY_SWEEP_INTERVAL = env_float("REPLY_SWEEP_INTERVAL", 5.0)
+
+# --- Serving (chatsite/asgi.py, chatsite/lifespan.py) ---------------------------------------
+# Worker processes this copy of the site runs (`make run` passes it to uvicorn --workers).
+# More than one needs REDIS_URL and PostgreSQL (a system check refuses otherwise).
+WORKERS = max(1, env_int("WORKERS", 1))
+# On SIGTERM a worker stops taking requests and lets its replies in progress finish for this
+# many seconds; the ones still running then end as interrupted, with their text.
+SHUTDOWN_GRACE_SECONDS = env_float("SHUTDOWN_GRACE_SECONDS", 120.0)
 # How long a process keeps its copy of the model catalogue (the picker, a send's reservation).
 MODEL_CATALOGUE_TTL = 10.0
 
@@ -281,11 +317,11 @@ AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 1000
 AXES_DISABLE_ACCESS_LOG = True
 
 # Shared cache between worker processes: Redis when REDIS_URL is set.
-if env_str("REDIS_URL"):
+if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env_str("REDIS_URL"),
+            "LOCATION": REDIS_URL,
         }
     }
 

@@ -12,6 +12,8 @@ class ConversationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        import chatsite.checks  # noqa: F401 (registers the serving checks)
+
         post_migrate.connect(_seed_model_catalogue, sender=self)
 
 

@@ -13,18 +13,19 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from conversations import live as live_registry
-from conversations import relay_status, upstream
+from conversations import live_channel, relay_status, upstream
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import LiveReply
 from conversations.models import Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
+from conversations.work_threads import database_work
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -43,15 +44,11 @@ class Outcome:
 
 
 def _database_work(work):
-    """`sync_to_async` for a reply task's database work (on the shared thread, whose connection
-    is kept: chatsite/asgi.py). It runs outside any request, so it first does what the start of
-    a request does: drops a connection that is too old, or broken since its last use."""
-
-    def run(*args):
-        close_old_connections()
-        return work(*args)
-
-    return sync_to_async(run)
+    """A reply task's database work, on the server's shared thread (conversations/
+    work_threads.py). It runs outside any request, so it does what a request's start and end
+    do: drops a connection that is too old or broken first, and gives it back (to the pool on
+    PostgreSQL) after each piece of work."""
+    return database_work(work)
 
 
 def prepare(reply: Reply) -> dict[str, Any]:
@@ -100,10 +97,11 @@ def start(reply: Reply, payload: dict[str, Any]) -> LiveReply:
     _tasks.add(live.task)
     live.task.add_done_callback(_tasks.discard)
     _ensure_flusher(loop)
+    live_channel.get().published(live)  # (with Redis: this process now hears stops)
     return live
 
 
-# The server's event loop, set by its ASGI handler for each request (chatsite/asgi.py); a sync
+# The server's event loop, set by its ASGI application for each request (chatsite/asgi.py); a sync
 # view sees it in its worker thread, since sync_to_async runs the view in a copy of the context.
 server_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "server_loop", default=None
@@ -164,6 +162,11 @@ async def _generate(live: LiveReply, payload: dict[str, Any]) -> None:
             log.exception("reply %s: could not store the end of the reply", live.reply_id)
         live.finish()
         live_registry.unregister(live)
+        try:
+            # Viewers in other processes: the end, after the stored reply they will render.
+            await live_channel.get().ended(live)
+        except Exception:
+            log.exception("reply %s: could not publish the end of the reply", live.reply_id)
 
 
 def build_payload(
@@ -292,15 +295,19 @@ def _full_history_payload(reply_id, max_output_tokens: int | None) -> dict[str, 
 
 
 async def _read_stream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
+    channel = live_channel.get()
     async for event in upstream.stream_response(payload):
         live.accepted = True
         match event:
             case upstream.TextDelta(text=text):
                 live.add_text(text)
+                channel.published(live)
             case upstream.ReasoningDelta(text=text):
                 live.add_reasoning(text)
+                channel.published(live)
             case upstream.RefusalDelta(text=text):
                 live.add_refusal(text)
+                channel.published(live)
             case upstream.Started(response_id=response_id):
                 live.upstream_id = response_id
             case Finished():
@@ -338,7 +345,8 @@ def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
 # --- Batched writes ------------------------------------------------------------------------
 # One flusher per event loop writes the text of every generating reply in one transaction every
 # REPLY_FLUSH_INTERVAL seconds (only replies that changed, plus a heartbeat now and then), and
-# notices a Stop made through another process. It ends when no reply is generating.
+# notices a Stop that reached only the database (the live channel's fallback: a stop asked
+# while this process could not hear the channel). It ends when no reply is generating.
 _flushers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = (
     weakref.WeakKeyDictionary()
 )
@@ -452,3 +460,24 @@ def _input_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return "".join(str(message.get("content", "")) for message in value)
+
+
+async def drain(grace: float) -> int:
+    """Lets this process's replies in progress finish for up to `grace` seconds (a worker
+    stopping: ASGI lifespan shutdown), then cancels the ones still running, which end as
+    interrupted ("server_restart") with their text and a usage estimate, and waits for their
+    last write. Returns how many were cut."""
+    deadline = asyncio.get_running_loop().time() + grace
+    while running := [task for task in _tasks if not task.done()]:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            break
+        await asyncio.wait(running, timeout=left)
+    running = [task for task in _tasks if not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        log.warning("%d replies still generating after %.0f s: ending them", len(running), grace)
+        # Each ends with one database write (bounded by the pool's and SQLite's own timeouts).
+        await asyncio.wait(running, timeout=60)
+    return len(running)

@@ -38,6 +38,9 @@ class LiveReply:
         self.ended: Any = None
         self.reservation: Any = None  # the quota reservation held at send, if known here
         self.output_limit = ""  # which length limit applies (models.OutputLimit), if known here
+        # Set on a mirror (live_channel.py) whose channel broke while the reply went on: its
+        # viewers are asked to reload rather than left waiting.
+        self.broken = False
         self.task: asyncio.Task | None = None
         self._changed: asyncio.Future | None = None
         self._markdown = StreamingMarkdown()
@@ -117,25 +120,33 @@ class LiveReply:
             self.task.get_loop().call_soon_threadsafe(self.task.cancel)
 
 
-_live: dict[uuid.UUID, LiveReply] = {}
+class Registry:
+    """The replies a process is generating, by id. One per process (below); a test can give a
+    live channel its own to stand for a second process."""
+
+    def __init__(self):
+        self._live: dict[uuid.UUID, LiveReply] = {}
+
+    def get(self, reply_id: uuid.UUID) -> LiveReply | None:
+        return self._live.get(reply_id)
+
+    def register(self, live: LiveReply) -> None:
+        self._live[live.reply_id] = live
+
+    def unregister(self, live: LiveReply) -> None:
+        if self._live.get(live.reply_id) is live:
+            del self._live[live.reply_id]
+
+    def count(self) -> int:
+        return len(self._live)
+
+    def all(self) -> list[LiveReply]:
+        return list(self._live.values())
 
 
-def get(reply_id: uuid.UUID) -> LiveReply | None:
-    return _live.get(reply_id)
-
-
-def register(live: LiveReply) -> None:
-    _live[live.reply_id] = live
-
-
-def unregister(live: LiveReply) -> None:
-    if _live.get(live.reply_id) is live:
-        del _live[live.reply_id]
-
-
-def count() -> int:
-    return len(_live)
-
-
-def all() -> list[LiveReply]:
-    return list(_live.values())
+registry = Registry()
+get = registry.get
+register = registry.register
+unregister = registry.unregister
+count = registry.count
+all = registry.all

@@ -33,9 +33,8 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session", autouse=True)
 def close_worker_connections(django_db_setup, django_db_blocker):
-    """Reply tasks write through asgiref's shared worker thread, which keeps its database
-    connection open; close it before the test database is dropped (PostgreSQL refuses to drop
-    a database in use)."""
+    """Close what a thread of the server may still hold before the test database is dropped
+    (PostgreSQL refuses to drop a database in use)."""
     yield
     from asgiref.sync import sync_to_async
     from django.db import connections

@@ -64,3 +64,25 @@ async def test_demo_mode_shows_no_service_line(alice, fake_upstream, settings):
     settings.DEMO_MODE = True
 
     assert TROUBLE not in await _sidebar(client)
+
+
+async def test_an_unreachable_shared_cache_hides_the_notice_and_breaks_nothing(
+    alice, fake_upstream, settings
+):
+    """With REDIS_URL set and Redis down (a restart), replies still end and pages still load."""
+    from tests.conftest import free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        }
+    }
+    client = await _reply_ends(
+        alice, fake_upstream, *[{"behaviour": "http_error", "status": 503}] * 3
+    )
+    reply = await latest_reply(alice)
+    assert reply.status == "failed"
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert TROUBLE not in page.content.decode()

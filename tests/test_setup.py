@@ -246,12 +246,32 @@ def test_wrong_password_gets_a_plain_message(alice):
 
 
 def test_the_server_starts_with_its_long_lived_objects_out_of_the_collectors_reach(tmp_path):
-    """chatsite/asgi.py loads the URL patterns and the chat page's template, then freezes what
-    is alive: full garbage collections no longer walk it (they paused the server under load)."""
-    code = (
-        "import chatsite.asgi, gc; from django.template.loader import get_template; "
-        "page = get_template('conversations/chat.html').template; "
-        "print(gc.get_freeze_count() > 0, any(o is page for o in gc.get_objects()))"
-    )
+    """The ASGI lifespan start-up (chatsite/lifespan.py), not the import, loads the URL patterns
+    and the chat page's template, then freezes what is alive: full garbage collections no
+    longer walk it (they paused the server under load)."""
+    code = """
+import asyncio, gc, chatsite.asgi
+from django.template.loader import get_template
+
+async def main():
+    messages, answers = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}], []
+    frozen_at_import = gc.get_freeze_count()
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        answers.append(message["type"])
+
+    await chatsite.asgi.application({"type": "lifespan"}, receive, send)
+    page = get_template("conversations/chat.html").template
+    print(frozen_at_import, gc.get_freeze_count() > 0, any(o is page for o in gc.get_objects()))
+    print(*answers)
+
+asyncio.run(main())
+"""
     output = run_python(code, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    assert output.split() == ["True", "False"]
+    assert output.splitlines() == [
+        "0 True False",
+        "lifespan.startup.complete lifespan.shutdown.complete",
+    ]

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import httpx
+from django.db import connections
 from django.test import Client
 
 from conversations.models import Reply
@@ -169,6 +170,8 @@ def test_twenty_concurrent_replies_never_lock_the_database(
             send(client)
         except Exception as exc:
             errors.append(exc)
+        finally:
+            connections.close_all()  # (on PostgreSQL: back to the pool, as a request does)
 
     threads = [threading.Thread(target=one, args=(client,)) for client in sessions]
     for thread in threads:

@@ -7,6 +7,7 @@ import json
 
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.db import connections, router
 from django.db.models import (
     Count,
     DecimalField,
@@ -24,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from conversations.admin.base import ReadOnlyAdmin
 from conversations.admin.feedback import CONVERSATION_ACTIONS
+from conversations.admin.search import CappedSearchCount, conversations_matching
 from conversations.audit import record_access
 from conversations.models import Conversation, Feedback, Reply, User
 from conversations.templatetags.usage import money, tokens
@@ -142,7 +144,7 @@ class FeedbackFilter(admin.SimpleListFilter):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ReadOnlyAdmin):
+class ConversationAdmin(CappedSearchCount, ReadOnlyAdmin):
     change_form_template = "admin/conversations/conversation/change_form.html"
     actions = CONVERSATION_ACTIONS  # exports (recorded in the audit record), legal holds
     list_display = (
@@ -165,6 +167,7 @@ class ConversationAdmin(ReadOnlyAdmin):
         ("updated_at", admin.DateFieldListFilter),
         FeedbackFilter,
     )
+    # What the search box looks in (get_search_results: the replies through a subquery).
     search_fields = ("title", "owner__username", "replies__user_input", "replies__text")
     list_select_related = ("owner",)
     show_full_result_count = False
@@ -219,6 +222,11 @@ class ConversationAdmin(ReadOnlyAdmin):
     @admin.display(description=_("owner"))
     def owner_name(self, obj: Conversation) -> str:
         return obj.owner.get_username()
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term:
+            return queryset, False
+        return conversations_matching(queryset, search_term), False  # each conversation once
 
     def get_queryset(self, request):
         return (
@@ -326,10 +334,40 @@ def _pretty(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def reply_models() -> list[str]:
+    """The models replies name, in order: a walk down the reply table's model index, one probe
+    per model, where a DISTINCT would read every reply (a third of a second for a million)."""
+    connection = connections[router.db_for_read(Reply)]
+    quote = connection.ops.quote_name
+    table, column = quote(Reply._meta.db_table), quote(Reply._meta.get_field("model").column)
+    sql = (
+        f"WITH RECURSIVE models (name) AS (SELECT MIN({column}) FROM {table} "  # noqa: S608
+        f"UNION ALL SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > name) "
+        f"FROM models WHERE name IS NOT NULL) SELECT name FROM models WHERE name IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [name for (name,) in cursor.fetchall()]
+
+
+class ReplyModelFilter(admin.SimpleListFilter):
+    """Replies by the model they were sent to (the same choices and URL as a plain field
+    filter, found through the index)."""
+
+    title = _("model")
+    parameter_name = "model__exact"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in reply_models()]
+
+    def queryset(self, request, queryset):
+        return queryset if self.value() is None else queryset.filter(model=self.value())
+
+
 @admin.register(Reply)
-class ReplyAdmin(ReadOnlyAdmin):
+class ReplyAdmin(CappedSearchCount, ReadOnlyAdmin):
     list_display = ("conversation", "position", "status", "model", "total_tokens", "created_at")
-    list_filter = ("status", "model", "usage_estimated")
+    list_filter = ("status", ReplyModelFilter, "usage_estimated")
     search_fields = ("user_input", "text", "upstream_id")
     list_select_related = ("conversation",)
     show_full_result_count = False

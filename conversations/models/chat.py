@@ -141,6 +141,10 @@ class Conversation(models.Model):
         ordering = ["-updated_at"]
         indexes = [
             models.Index(fields=["owner", "archived", "-updated_at"], name="conv_owner_recent_idx"),
+            # The admin's list, newest first (its search walks it for common words).
+            models.Index(fields=["-updated_at", "-id"], name="conv_recent_idx"),
+            # Search (views/search.py): a person's conversations newest first, archived or not.
+            models.Index(fields=["owner", "-updated_at"], name="conv_owner_updated_idx"),
             # The sidebar: pinned first, then newest first.
             models.Index(
                 fields=["owner", "archived", "-pinned", "-updated_at"],
@@ -526,6 +530,12 @@ class Reply(models.Model):
         indexes = [
             models.Index(fields=["status"], name="reply_status_idx"),
             models.Index(fields=["user", "created_at"], name="reply_user_created_idx"),
+            # The admin's filter of replies by model lists the models from it.
+            models.Index(fields=["model"], name="reply_model_idx"),
+            # The versions left behind, where search starts finding the turns not shown.
+            models.Index(
+                fields=["user"], condition=Q(selected=False), name="reply_user_unselected_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversations import live, relay_status, undo
+from conversations import live, live_channel, relay_status, undo
 from conversations.forms import ConversationSettingsForm, RenameForm, SendForm, first_error
 from conversations.models import Conversation, QuotaStatus, Reply
 from conversations.recovery import interrupt, interrupt_if_stale
@@ -135,8 +135,7 @@ def delete(request, conversation_id: uuid.UUID):
     if request.method == "POST":
         for reply in conversation.replies.generating():
             # Stop it and settle its reservation now: its task will find nothing to store.
-            if (current := live.get(reply.id)) is not None:
-                current.request_stop()
+            live_channel.get().request_stop_from_thread(reply.id)
             interrupt(reply, code="", status=Reply.Status.CANCELLED)
         conversation.delete_for_owner()
         Conversation.objects.purge_lapsed_deletes(request.user)

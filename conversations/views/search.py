@@ -2,8 +2,9 @@
 result per conversation with its number of matches and each match marked in short snippets of
 plain text (a reply's markdown stripped). Only what the owner sees is searched: the versions of
 each turn that are shown, never a branch left behind; deleted conversations are gone, archived
-ones are found (and labelled). Two queries whatever the history's size, on SQLite and
-PostgreSQL alike.
+ones are found (and labelled). Three queries whatever the history's size, on SQLite and
+PostgreSQL alike; on PostgreSQL the trigram indexes serve queries of three characters or more
+(shorter ones read the person's own turns, so cost what their history does).
 
 Two pages share the rules: /search/ (the full results, and the no-JavaScript way) and
 /search/live/ (a fragment: the sidebar's results while the person types)."""
@@ -13,7 +14,18 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
 from django.db import connections, router
-from django.db.models import Case, F, IntegerField, Q, Sum, Value, When, Window
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.shortcuts import render
@@ -30,6 +42,9 @@ SNIPPETS_PER_CONVERSATION = 3
 # The sidebar's results while typing: fewer, with the first matching turn's snippet each.
 LIVE_CONVERSATIONS = 20
 LIVE_SNIPPETS = 1
+# A query found in at least this many of the person's turns is searched conversation by
+# conversation, newest first (matching_conversations).
+COMMON_MATCHES = 2000
 # Characters of context shown before a match (and twice as many after it).
 SNIPPET_RADIUS = 60
 
@@ -124,10 +139,9 @@ def find(
     conversation). A conversation whose matches are all in markdown syntax (a query of `**`)
     has nothing to show and is left out."""
     in_message, in_reply = Q(user_input__icontains=query), Q(text__icontains=query)
-    matching_turns = shown_turns(user).filter(in_message | in_reply)
+    matching_turns = shown_turns(user).filter(in_message | in_reply).order_by()
     conversations = list(
-        Conversation.objects.for_user(user)
-        .filter(Q(title__icontains=query) | Q(pk__in=matching_turns.values("conversation_id")))
+        matching_conversations(user, query, matching_turns)
         .annotate(title_matches=Case(When(title__icontains=query, then=Value(1)), default=0))
         .order_by("-updated_at")
         .only("id", "title", "archived", "updated_at")[: limit + 1]
@@ -167,6 +181,25 @@ def find(
         result.matches += result.title_matches
     shown = [r for r in results.values() if r.title_matches or r.snippets]
     return Found(shown, more)
+
+
+def matching_conversations(user, query: str, matching_turns):
+    """The user's conversations whose title or shown turns contain `query`, in one of two ways
+    that give the same conversations. A word in few of the person's turns: those turns first
+    (on PostgreSQL the trigram indexes find them, migration 0013), then their conversations by
+    id. A word in many (COMMON_MATCHES or more; that query tells, reading no further): the
+    conversations newest first, each checked on its own turns until the first match, so the
+    search stops once the page is full instead of reading every matching turn. Either way the
+    work is bounded by the person's own history, never the whole table's."""
+    conversations = Conversation.objects.for_user(user)
+    in_title = Q(title__icontains=query)
+    found = list(matching_turns.values_list("conversation_id", flat=True)[:COMMON_MATCHES])
+    if len(found) < COMMON_MATCHES:  # all of them: the planner sees how few they are
+        return conversations.filter(in_title | Q(pk__in=set(found)))
+    first_match = matching_turns.filter(conversation_id=OuterRef("pk")).values("pk")[:1]
+    return conversations.alias(first_match=Subquery(first_match)).filter(
+        in_title | Q(first_match__isnull=False)
+    )
 
 
 def archived_conversations(user) -> list[Conversation]:

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET
 
 from conversations import live as live_registry
-from conversations import open_streams, sse
+from conversations import live_channel, open_streams, sse
 from conversations.live import LiveReply
 from conversations.models import Reply
 from conversations.open_streams import OpenStream
@@ -36,13 +36,18 @@ from conversations.views.lookups import get_reply_for_user
 # The shortest gap between two messages to one viewer: deltas arriving faster are coalesced
 # (about seven updates a second reads as smooth, and each message costs the server CPU).
 MIN_GAP = 0.15
-DB_POLL_INTERVAL = 1.0
+# How often a stream looks again for a reply stored as generating that nothing generates yet.
+WAIT_FOR_START = 0.5
 # The longest a stream waits, while its reply is silent, before it looks again at the cap and
 # whether its session is due a check. A tick is an empty chunk, never sent.
 TICK = 1.0
 _TICK = b""
 
 SIGNED_OUT = gettext_noop("You are no longer signed in, so this reply stopped updating here.")
+CHANNEL_BROKEN = gettext_noop(
+    "This reply stopped updating here because of a connection problem on the server. "
+    "Reload the page to see it."
+)
 TOO_MANY_STREAMS = gettext_noop(
     "This reply stopped updating here because you are following replies in too many tabs. "
     "Reload the page to follow it again."
@@ -55,32 +60,33 @@ def reply_stream(request, reply_id: uuid.UUID):
     """A sync view that returns an async stream. The login check runs with the middleware in one
     trip to the worker thread (chatsite/asgi.py). A reply being written in this process knows
     its owner, so it needs no lookup; any other goes through the owner-scoped one. The events
-    are sent from the event loop."""
+    are sent from the event loop, following what the live channel gives to watch."""
     stream = OpenStream(request.user.pk, request.session.session_key)
     current = live_registry.get(reply_id)
     if current is not None and current.user_id == request.user.pk:
-        events = _live_events(current, stream)
+        generating = True
     else:
-        reply = get_reply_for_user(request.user, reply_id)
-        current = live_registry.get(reply.pk)
-        events = _live_events(current, stream) if current else _stored_events(reply, stream)
+        generating = get_reply_for_user(request.user, reply_id).is_generating
     response = StreamingHttpResponse(
-        _guarded(request, stream, reply_id, events, current), content_type="text/event-stream"
+        _guarded(request, stream, reply_id, generating), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-async def _guarded(request, stream: OpenStream, reply_id, events, live: LiveReply | None):
+async def _guarded(request, stream: OpenStream, reply_id, generating: bool):
     """The events, then the finished reply; unless a newer stream of the same user takes this
     one's place, or its session no longer signs its user in, checked every
     STREAM_SESSION_CHECK_INTERVAL seconds in the session store and the database (a logout or a
-    deactivation in another process counts too). Either ends it with a sentence instead."""
+    deactivation in another process counts too). Either ends it with a sentence instead, as
+    does a live channel that broke while the reply went on."""
     loop = asyncio.get_running_loop()
     open_streams.register(stream, settings.MAX_STREAMS_PER_USER)
     checked = loop.time()
+    followed: list[LiveReply] = []
     try:
+        events = _followed(reply_id, stream, followed) if generating else _nothing()
         async with aclosing(events):
             async for chunk in events:
                 if stream.closed_by_cap:
@@ -94,13 +100,41 @@ async def _guarded(request, stream: OpenStream, reply_id, events, live: LiveRepl
                     checked = loop.time()
                 if chunk:
                     yield chunk
-        if live is not None and live.ended is not None:
+        live = followed[-1] if followed else None
+        if live is not None and live.broken:
+            yield _ending_message(request, reply_id, CHANNEL_BROKEN)
+        elif live is not None and live.ended is not None:
             # The reply as its task stored it: rendered with no database query, on the loop.
             yield _final_message(request, live.ended)
         else:
             yield await sync_to_async(_final_message_from_db)(request, reply_id)
     finally:
         open_streams.unregister(stream)
+
+
+async def _nothing():
+    return
+    yield
+
+
+async def _followed(reply_id, stream: OpenStream, followed: list):
+    """The reply as the live channel gives it to watch (appended to `followed`, for the final
+    message). A reply stored as generating that nothing is known to generate yet (one about to
+    start here) is waited for, a tick at a time, until it starts or proves stale."""
+    channel = live_channel.get()
+    while True:
+        async with channel.watch(reply_id) as live:
+            if live is not None:
+                followed.append(live)
+                async with aclosing(_live_events(live, stream)) as events:
+                    async for chunk in events:
+                        yield chunk
+                return
+        reply = await Reply.objects.select_related("conversation").aget(pk=reply_id)
+        if not reply.is_generating or await sync_to_async(interrupt_if_stale)(reply):
+            return
+        yield _TICK
+        await asyncio.sleep(WAIT_FOR_START)
 
 
 def _still_signed_in(stream: OpenStream) -> bool:
@@ -217,45 +251,3 @@ async def _live_messages(live: LiveReply, stream: OpenStream):
         if markdown.seen:
             # Coalesce what arrives next; but the first text goes out as soon as it comes.
             await asyncio.sleep(max(MIN_GAP, 1 / (share * settings.STREAM_MESSAGES_PER_SECOND)))
-
-
-async def _stored_events(reply: Reply, stream: OpenStream):
-    """For a reply this process is not generating (another worker's, or one already ended):
-    follow it in the database until it ends, the same way."""
-    shown, silent = None, 0.0
-    markdown, settled, tail = StreamingMarkdown(), 0, ""
-    while reply.is_generating:
-        if await sync_to_async(interrupt_if_stale)(reply):
-            return
-        if reply.text != shown:
-            if shown is None or not reply.text.startswith(shown):
-                markdown = StreamingMarkdown()
-                markdown.update(reply.text)
-                message, tail = _snapshot(reply.pk, markdown, reply.reasoning_summary)
-                yield message
-            else:
-                markdown.update(reply.text)
-                parts, tail = _changes(reply.pk, markdown, settled, tail)
-                if reply.reasoning_summary:
-                    parts.append(
-                        sse.partial(f"reply-{reply.pk}-reasoning", escape(reply.reasoning_summary))
-                    )
-                if parts:
-                    yield sse.message("".join(parts))
-            shown, settled, silent = reply.text, len(markdown.settled), 0.0
-        elif silent >= settings.STREAM_KEEPALIVE_INTERVAL:
-            yield sse.KEEPALIVE
-            silent = 0.0
-        else:
-            yield _TICK
-        await asyncio.sleep(DB_POLL_INTERVAL)
-        silent += DB_POLL_INTERVAL
-        current = live_registry.get(reply.pk)
-        if current is not None:
-            # The reply started generating here after all (a queued reply): follow it live.
-            # Closed with this generator, so its stream stops counting as live at once.
-            async with aclosing(_live_events(current, stream)) as events:
-                async for chunk in events:
-                    yield chunk
-            return
-        reply = await Reply.objects.select_related("conversation").aget(pk=reply.pk)

@@ -2,7 +2,8 @@
 their ledger entries, fast (bulk inserts in batches), to measure the usage pages at scale. The
 replies are spread over the last --months months (12) up to now, or all in one --month. The
 users' month rows (UsageMonth) and the daily rollups are set to the ledger's sums, as billing
-would have left them."""
+would have left them. With --text, messages, replies and titles are varied searchable text
+(conversations/management/seed_text.py) instead of the same few words."""
 
 import datetime
 import random
@@ -18,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from conversations.management.seed_text import TextMaker
 from conversations.models import AIModel, Conversation, Reply, UsageEntry, UsageMonth
 from conversations.models.rollup import rebuild_rollups
 from conversations.models.usage import month_start, next_month
@@ -38,6 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--months", type=int, default=12, help="else: the last N months")
         parser.add_argument("--batch", type=int, default=5_000)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--text", action="store_true", help="varied searchable text (English and Chinese)"
+        )
 
     def handle(self, *args, **options) -> None:
         if options["month"]:
@@ -117,6 +122,9 @@ def _replies(rng, months, models, users, options) -> int:
     # Conversations start at random moments, inserted in time order as a real ledger grows
     # (rows of a day sit together on disk); their turns are a minute apart.
     span = max((end - start).total_seconds() - 60 * per_conversation, 1.0)
+    text = None
+    if options["text"]:  # each seed's rare words its own (seeding again adds to the database)
+        text = TextMaker(random.Random(options["seed"]), first_rare=options["seed"] * 10**7)
     starts = iter(sorted(rng.random() * span for _ in range(-(-total // per_conversation))))
     done = 0
     while done < total:
@@ -126,6 +134,7 @@ def _replies(rng, months, models, users, options) -> int:
             user, group = users[(done + offset) // per_conversation % len(users)]
             model = rng.choice(models)
             began = start + datetime.timedelta(seconds=next(starts))
+            chinese = text is not None and text.is_chinese()
             conversation = {
                 "id": uuid.uuid4(),
                 "owner_id": user.pk,
@@ -139,6 +148,13 @@ def _replies(rng, months, models, users, options) -> int:
             for position in range(min(per_conversation, size - offset)):
                 when = min(began + datetime.timedelta(minutes=position), end)
                 reply, entry = _reply(rng, conversation, user, group, model, when, position)
+                if text is not None:
+                    reply["user_input"] = text.message(chinese)
+                    reply["text"] = text.reply(chinese)
+                    if position == 0:
+                        conversation["title"] = Conversation().title_from_message(
+                            reply["user_input"]
+                        )
                 reply["parent_id"], parent_id = parent_id, reply["id"]
                 replies.append(reply)
                 entries.append(entry)
