@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.procs import Children, cpu_seconds, machine_cpu, memory_mb
+from bench.procs import Children, cpu_seconds, machine_cpu, memory_mb, postgres_cpu
 from bench.stats import BenchDB, ms, percentile, summary_ms
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -31,6 +31,9 @@ class Context:
     tokens: int
     delay_ms: int
     redis_pid: int | None = None  # our own redis-server, counted as part of the server
+    # Our own PostgreSQL database: its connections' backends are timed apart (not counted as
+    # the server, nor as other work).
+    postgres_db: str | None = None
     # Added to each phase's tag (its messages, its files), so that the phases of several
     # configurations can run on one database: "" for a plain run, "w1", "w2"... with --workers.
     label: str = ""
@@ -56,6 +59,11 @@ class Context:
 
     def redis_cpu(self) -> float:
         return cpu_seconds(self.redis_pid) if self.redis_pid else 0.0
+
+    def postgres_cpu(self) -> float:
+        """CPU time of the PostgreSQL backends connected to our database now (a backend that
+        ended meanwhile is missed: the workers' pools keep theirs open)."""
+        return postgres_cpu(self.postgres_db) if self.postgres_db else 0.0
 
     def server_memory(self) -> dict:
         """Resident memory of the workers: the sums, and the largest peak of one worker."""
@@ -114,16 +122,24 @@ def run_loadgen(ctx: Context, tag: str, offsets: list[float], **extra) -> dict:
         **extra,
     }
     profiler = _start_profiler(ctx, tag, max(offsets) + ctx.reply_seconds + 2)
-    fake_cpu, server_cpu, redis_cpu, machine = (
+    fake_cpu, server_cpu, redis_cpu, postgres, machine = (
         cpu_seconds(ctx.fake_pid),
         ctx.server_cpu(),
         ctx.redis_cpu(),
+        ctx.postgres_cpu(),
         machine_cpu(),
     )
     result = _child(ctx, "loadgen.py", f"loadgen-{tag}", config, max(offsets) + 180)
     result["fake_cpu_s"] = cpu_seconds(ctx.fake_pid) - fake_cpu
     result["redis_cpu_s"] = ctx.redis_cpu() - redis_cpu
-    ours = ctx.server_cpu() - server_cpu + result["fake_cpu_s"] + result["process_cpu_s"]
+    result["postgres_cpu_s"] = max(ctx.postgres_cpu() - postgres, 0.0)
+    ours = (
+        ctx.server_cpu()
+        - server_cpu
+        + result["fake_cpu_s"]
+        + result["process_cpu_s"]
+        + result["postgres_cpu_s"]
+    )
     result["other_cpu_s"] = _others(machine, ours)
     _finish_profiler(ctx, profiler)
     result["server_cpu_s"] = result["server_cpu_end"] - result["server_cpu_start"]
@@ -307,6 +323,7 @@ def burst(ctx: Context, count: int) -> dict:
         ),
         "server_cpu_ms_per_send_whole_reply": round(result["server_cpu_s"] * 1000 / count, 2),
         "redis_cpu_ms_per_send_whole_reply": round(result["redis_cpu_s"] * 1000 / count, 2),
+        "postgres_cpu_ms_per_send": round(result["postgres_cpu_s"] * 1000 / count, 2),
         "fake_direct_last_first_token_ms": _last_first_token_ms(direct["records"]),
         "bare_last_first_token_ms": _last_first_token_ms(bare["records"]),
         "bare_cpu_ms_per_stream": (
@@ -379,6 +396,7 @@ def steady(ctx: Context, seconds: float, rate: float) -> dict:
         "server_cpu_s": round(server["server_cpu_s"], 2),
         "server_cpu_ms_per_send": round(server["server_cpu_s"] * 1000 / len(offsets), 2),
         "redis_cpu_ms_per_send": round(server["redis_cpu_s"] * 1000 / len(offsets), 2),
+        "postgres_cpu_ms_per_send": round(server["postgres_cpu_s"] * 1000 / len(offsets), 2),
         "server_cpu_utilisation": round(server["server_cpu_s"] / server["wall_s"], 2),
         "loadgen_cpu_s": round(server["loadgen_cpu_s"], 2),
         "fake_cpu_s": round(server["fake_cpu_s"], 2),

@@ -28,6 +28,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
+def postgres_cpu(database: str) -> float:
+    """User + system CPU time of the PostgreSQL backends serving `database` now, found by
+    their process title ("postgres: ... <user> <database> <client> ...")."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                title = cmdline.read().split(b"\0")[0].decode(errors="replace")
+            if title.startswith("postgres:") and f" {database} " in f"{title} ":
+                total += cpu_seconds(int(entry))
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return total
+
+
 def machine_cpu() -> tuple[float, float, float]:
     """(busy, total, interrupts) CPU seconds of the whole machine so far, all cores, from
     /proc/stat. `interrupts` (irq + softirq) is kernel work charged to no process, e.g. the

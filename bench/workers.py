@@ -87,6 +87,7 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
                 tokens=args.tokens,
                 delay_ms=args.delay_ms,
                 redis_pid=redis.pid,
+                postgres_db=db_name,
                 label=f"w{key}",
                 baselines=False,
                 py_spy=args.py_spy,

@@ -144,6 +144,11 @@ def print_report(results: dict, checks: list[dict]) -> None:
         )
         row("  of which Redis", ("burst", "redis_cpu_ms_per_send_whole_reply"), " ms")
         row(
+            "PostgreSQL CPU per send (not in the above)",
+            ("burst", "postgres_cpu_ms_per_send"),
+            " ms",
+        )
+        row(
             "server CPU per send to last first token",
             ("burst", "server_cpu_ms_per_send_to_last_first_token"),
         )
@@ -168,6 +173,11 @@ def print_report(results: dict, checks: list[dict]) -> None:
         row("SSE messages per stream", ("steady", "messages_per_stream"))
         row("server CPU per send", ("steady", "server_cpu_ms_per_send"), " ms")
         row("  of which Redis", ("steady", "redis_cpu_ms_per_send"), " ms")
+        row(
+            "PostgreSQL CPU per send (not in the above)",
+            ("steady", "postgres_cpu_ms_per_send"),
+            " ms",
+        )
         row("server CPU, cores in use", ("steady", "server_cpu_utilisation"))
         row(
             "other work on the machine (s)",
