@@ -2,9 +2,12 @@
 one lean asyncio process with raw HTTP/1.1 over asyncio streams (no HTTP library, so that on a
 2-core machine it takes as little CPU from the server as possible).
 
-Usage: python bench/loadgen.py CONFIG.json OUT.json. The config gives the server's address,
-the sessions, and `offsets`: when each conversation starts, in seconds after the phase start
-(all 0 for a burst, whose connections are opened before it starts). Times in the output are
+Usage: python bench/loadgen.py CONFIG.json OUT.json. The config gives the server's address
+(`ports`: several worker processes take the conversations in turn, each conversation's send and
+stream on one connection), the sessions, and `offsets`: when each conversation starts, in
+seconds after the phase start (all 0 for a burst, whose connections are opened before it
+starts). With `watch_ports`, each reply is also watched from those ports at the same time, and
+every stream records when its text reached each point (`progress`). Times in the output are
 seconds since the phase start."""
 
 import asyncio
@@ -83,10 +86,20 @@ class Connection:
 class Phase:
     def __init__(self, config: dict) -> None:
         self.config = config
-        self.host, self.port = config["host"], config["port"]
+        self.host = config["host"]
+        self.ports = config.get("ports") or [config["port"]]
         self.sessions = config.get("sessions") or [{"user": ""}]
         self.offsets = config["offsets"]
-        self.server_pid = config.get("server_pid")
+        # The server's processes (its workers, and Redis): their CPU time is summed.
+        self.server_pids = config.get("server_pids") or []
+        words = config.get("progress_words")
+        # The fake's words are numbered (alpha1 bravo2 ...): the highest number in a message
+        # is how far the reply's text has got on that stream.
+        self.progress = (
+            re.compile(rb"\b(?:" + b"|".join(w.encode() for w in words) + rb")(\d+)\b")
+            if words
+            else None
+        )
         self.records = [{"i": i, "scheduled": offset} for i, offset in enumerate(self.offsets)]
         self.in_flight = 0
         self.t0 = 0.0
@@ -96,16 +109,23 @@ class Phase:
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    def server_cpu(self) -> float | None:
-        if not self.server_pid:
-            return None
-        with open(f"/proc/{self.server_pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    def port(self, i: int) -> int:
+        """Where conversation i is sent: the worker processes in turn."""
+        return self.ports[i % len(self.ports)]
 
-    def _common_headers(self, session: dict) -> str:
+    def server_cpu(self) -> float | None:
+        if not self.server_pids:
+            return None
+        total = 0
+        for pid in self.server_pids:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
+
+    def _common_headers(self, session: dict, port: int) -> str:
         return (
-            f"Host: {self.host}:{self.port}\r\n"
+            f"Host: {self.host}:{port}\r\n"
             f"Cookie: sessionid={session['sessionid']}; csrftoken={session['csrftoken']}\r\n"
         )
 
@@ -126,18 +146,26 @@ class Phase:
             record["end"] = self.now()
 
     async def _converse(self, record: dict, session: dict, conn: Connection | None) -> None:
+        port = self.port(record["i"])
         if conn is None:
-            conn = await Connection.open(self.host, self.port)
+            conn = await Connection.open(self.host, port)
             record["connected"] = self.now()
+        # The other tabs watching the reply, open before the send (no connect time after it).
+        watchers = [
+            (await Connection.open(self.host, watch_port), watch_port)
+            for watch_port in self.config.get("watch_ports", [])
+        ]
         try:
             if self.config.get("direct"):
-                await self._direct(record, conn)
+                await self._direct(record, conn, port)
             else:
-                await self._send_and_stream(record, session, conn)
+                await self._send_and_stream(record, session, conn, port, watchers)
         finally:
             conn.close()
+            for watcher, _ in watchers:
+                watcher.close()
 
-    async def _direct(self, record: dict, conn: Connection) -> None:
+    async def _direct(self, record: dict, conn: Connection, port: int) -> None:
         """Straight to the fake upstream, the request the server would make: for the fake's
         own time to first token under the same load, read by a client that costs little."""
         body = json.dumps(
@@ -149,7 +177,7 @@ class Phase:
             }
         ).encode()
         conn.send(
-            f"POST {self.config['direct']} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"POST {self.config['direct']} HTTP/1.1\r\nHost: {self.host}:{port}\r\n"
             "Authorization: Bearer bench\r\nAccept: text/event-stream\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n",
             body,
@@ -170,7 +198,14 @@ class Phase:
                 record["complete"] = True
         record["tokens"] = tokens
 
-    async def _send_and_stream(self, record: dict, session: dict, conn: Connection) -> None:
+    async def _send_and_stream(
+        self,
+        record: dict,
+        session: dict,
+        conn: Connection,
+        port: int,
+        watchers: list[tuple[Connection, int]],
+    ) -> None:
         config = self.config
         form = urlencode(
             {
@@ -183,9 +218,9 @@ class Phase:
         ).encode()
         conn.send(
             "POST /send/ HTTP/1.1\r\n"
-            + self._common_headers(session)
+            + self._common_headers(session, port)
             + f"X-CSRFToken: {session['csrftoken']}\r\n"
-            f"Origin: http://{self.host}:{self.port}\r\n"
+            f"Origin: http://{self.host}:{port}\r\n"
             "HX-Request: true\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n"
             f"Content-Length: {len(form)}\r\n\r\n",
@@ -204,19 +239,47 @@ class Phase:
             return
         stream = STREAM_URL.search(body)
         url = stream.group(1).decode().replace("&amp;", "&") if stream else f"/r/{reply_id}/stream/"
+        streams = [self._stream(record, session, conn, port, url, main=True)] + [
+            self._stream(record, session, watcher, watch_port, url, main=False)
+            for watcher, watch_port in watchers
+        ]
+        progress = await asyncio.gather(*streams)
+        if self.progress is not None:
+            record["progress"] = progress  # per stream, the sending port's first
+
+    async def _stream(
+        self, record: dict, session: dict, conn: Connection, port: int, url: str, main: bool
+    ) -> list[tuple[float, int]]:
+        """Reads the reply's stream to its end; the main one (on the sending connection) sets
+        the record's times. Returns (time, word reached) each time the text went further."""
         conn.send(
             f"GET {url} HTTP/1.1\r\n"
-            + self._common_headers(session)
+            + self._common_headers(session, port)
             + "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
         )
-        status, headers = await conn.head()
-        record["stream_status"] = status
+        status, _ = await conn.head()
+        if main:
+            record["stream_status"] = status
         if status != 200:
-            raise HTTPError(f"stream answered {status}")
-        record["stream_open"] = self.now()
+            raise HTTPError(f"stream answered {status}" + ("" if main else f" on port {port}"))
+        if main:
+            record["stream_open"] = self.now()
+        config, progress, reached = self.config, [], 0
         messages, first_marker, last_marker = 0, config["first_marker"], config["last_marker"]
         async for chunk in conn.chunks():
             messages += 1
+            if self.progress is not None:
+                words = [int(number) for number in self.progress.findall(chunk)]
+                if words and max(words) > reached:
+                    reached = max(words)
+                    progress.append((self.now(), reached))
+            if not main:
+                if FINAL in chunk:
+                    record.setdefault("watcher_final", []).append(self.now())
+                    record["watchers_complete"] = record.get("watchers_complete", 0) + (
+                        last_marker in chunk
+                    )
+                continue
             if "first_token" not in record and first_marker in chunk:
                 record["first_token"] = self.now()
                 if config.get("sample_cpu_on_first_token"):
@@ -224,14 +287,18 @@ class Phase:
             if FINAL in chunk:
                 record["final"] = self.now()
                 record["complete"] = last_marker in chunk
-        record["messages"] = messages
+        if main:
+            record["messages"] = messages
+        return progress
 
     async def run(self) -> dict:
         pre_connect = self.config.get("pre_connect", False)
         conns: list[Connection | None] = [None] * len(self.offsets)
         if pre_connect:
             conns = list(
-                await asyncio.gather(*(Connection.open(self.host, self.port) for _ in self.offsets))
+                await asyncio.gather(
+                    *(Connection.open(self.host, self.port(i)) for i in range(len(self.offsets)))
+                )
             )
         cpu_start = time.process_time()
         server_cpu_start = self.server_cpu()

@@ -1,6 +1,7 @@
-"""The three measured phases. Each runs the load generator (and, for a baseline, the bare
-client) as its own process, then reads the outcome from the database."""
+"""The measured phases. Each runs the load generator (and, for a baseline, the bare client) as
+its own process, then reads the outcome from the database."""
 
+import bisect
 import json
 import math
 import resource
@@ -9,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.procs import Children, cpu_seconds, machine_cpu, memory_mb
+from bench.procs import Children, cpu_seconds, machine_cpu, memory_mb, postgres_cpu
 from bench.stats import BenchDB, ms, percentile, summary_ms
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -23,12 +24,23 @@ class Context:
     env: dict
     db: BenchDB
     sessions: list[dict]
-    server_pid: int
-    server_port: int
+    server_pids: list[int]  # the worker processes, one uvicorn each
+    ports: list[int]  # the port of each worker
     fake_pid: int
     fake_url: str
     tokens: int
     delay_ms: int
+    redis_pid: int | None = None  # our own redis-server, counted as part of the server
+    # Our own PostgreSQL database: its connections' backends are timed apart (not counted as
+    # the server, nor as other work).
+    postgres_db: str | None = None
+    # Added to each phase's tag (its messages, its files), so that the phases of several
+    # configurations can run on one database: "" for a plain run, "w1", "w2"... with --workers.
+    label: str = ""
+    # The baselines that only read the fake (the bare httpx-sse client in burst and steady, the
+    # lean client in burst): they don't depend on the server, so a run comparing worker counts
+    # skips them. The steady phase's lean run always runs: "added" TTFT is measured against it.
+    baselines: bool = True
     py_spy: str | None = None  # a py-spy binary: record the server during each phase
     py_spy_rate: int = 100
     notes: list[str] = field(default_factory=list)
@@ -36,6 +48,31 @@ class Context:
     def message(self, tag: str) -> str:
         # The directive makes the fake answer with `tokens` numbered words, delay_ms apart.
         return f"bench {tag} {{i}} [[fake:ok tokens={self.tokens} delay_ms={self.delay_ms}]]"
+
+    @property
+    def server_cpu_pids(self) -> list[int]:
+        """The server's processes: every worker, and Redis when the run has one."""
+        return self.server_pids + ([self.redis_pid] if self.redis_pid else [])
+
+    def server_cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.server_cpu_pids)
+
+    def redis_cpu(self) -> float:
+        return cpu_seconds(self.redis_pid) if self.redis_pid else 0.0
+
+    def postgres_cpu(self) -> float:
+        """CPU time of the PostgreSQL backends connected to our database now (a backend that
+        ended meanwhile is missed: the workers' pools keep theirs open)."""
+        return postgres_cpu(self.postgres_db) if self.postgres_db else 0.0
+
+    def server_memory(self) -> dict:
+        """Resident memory of the workers: the sums, and the largest peak of one worker."""
+        each = [memory_mb(pid) for pid in self.server_pids]
+        return {
+            "rss_mb": sum(m["rss_mb"] for m in each),
+            "peak_mb": sum(m["peak_mb"] for m in each),
+            "largest_worker_peak_mb": max(m["peak_mb"] for m in each),
+        }
 
     @property
     def reply_seconds(self) -> float:
@@ -67,28 +104,42 @@ def _child(ctx: Context, script: str, name: str, config: dict, timeout: float) -
 
 
 def run_loadgen(ctx: Context, tag: str, offsets: list[float], **extra) -> dict:
+    """The load generator against the server: conversations started at `offsets`, spread over
+    the workers in turn (unless `extra` says otherwise). CPU figures are sums over the server's
+    processes (`server_cpu_s`), Redis's own share beside them (`redis_cpu_s`)."""
+    tag += ctx.label
     first, last = _markers(ctx.tokens)
     config = {
         "host": "127.0.0.1",
-        "port": ctx.server_port,
+        "ports": ctx.ports,
         "sessions": ctx.sessions,
         "offsets": offsets,
         "message": ctx.message(tag),
         "first_marker": first,
         "last_marker": last,
-        "server_pid": ctx.server_pid,
+        "server_pids": ctx.server_cpu_pids,
         "conversation_timeout": ctx.reply_seconds + 60,
         **extra,
     }
     profiler = _start_profiler(ctx, tag, max(offsets) + ctx.reply_seconds + 2)
-    fake_cpu, server_cpu, machine = (
+    fake_cpu, server_cpu, redis_cpu, postgres, machine = (
         cpu_seconds(ctx.fake_pid),
-        cpu_seconds(ctx.server_pid),
+        ctx.server_cpu(),
+        ctx.redis_cpu(),
+        ctx.postgres_cpu(),
         machine_cpu(),
     )
     result = _child(ctx, "loadgen.py", f"loadgen-{tag}", config, max(offsets) + 180)
     result["fake_cpu_s"] = cpu_seconds(ctx.fake_pid) - fake_cpu
-    ours = cpu_seconds(ctx.server_pid) - server_cpu + result["fake_cpu_s"] + result["process_cpu_s"]
+    result["redis_cpu_s"] = ctx.redis_cpu() - redis_cpu
+    result["postgres_cpu_s"] = max(ctx.postgres_cpu() - postgres, 0.0)
+    ours = (
+        ctx.server_cpu()
+        - server_cpu
+        + result["fake_cpu_s"]
+        + result["process_cpu_s"]
+        + result["postgres_cpu_s"]
+    )
     result["other_cpu_s"] = _others(machine, ours)
     _finish_profiler(ctx, profiler)
     result["server_cpu_s"] = result["server_cpu_end"] - result["server_cpu_start"]
@@ -96,7 +147,7 @@ def run_loadgen(ctx: Context, tag: str, offsets: list[float], **extra) -> dict:
     if left:
         ctx.notes.append(f"{tag}: {left} replies still generating 60 s after the load ended")
     result["db"] = ctx.db.phase_replies(tag)
-    result["server_memory"] = memory_mb(ctx.server_pid)
+    result["server_memory"] = ctx.server_memory()
     return result
 
 
@@ -114,7 +165,7 @@ def _start_profiler(ctx: Context, tag: str, seconds: float) -> list:
             ctx.py_spy,
             "record",
             "--pid",
-            str(ctx.server_pid),
+            str(ctx.server_pids[0]),
             "--duration",
             f"{seconds:.0f}",
             "--rate",
@@ -143,13 +194,14 @@ def _finish_profiler(ctx: Context, procs: list) -> None:
 
 
 def run_bare(ctx: Context, tag: str, offsets: list[float]) -> dict:
+    tag += ctx.label
     config = {"base_url": ctx.fake_url, "offsets": offsets, "message": ctx.message(tag)}
-    fake_cpu, server_cpu = cpu_seconds(ctx.fake_pid), cpu_seconds(ctx.server_pid)
+    fake_cpu, server_cpu = cpu_seconds(ctx.fake_pid), ctx.server_cpu()
     machine = machine_cpu()
     result = _child(ctx, "bare.py", f"bare-{tag}", config, max(offsets) + 180)
     result["fake_cpu_s"] = cpu_seconds(ctx.fake_pid) - fake_cpu
     # The server should be idle meanwhile; counted as ours, and reported, in case it is not.
-    result["server_cpu_s"] = cpu_seconds(ctx.server_pid) - server_cpu
+    result["server_cpu_s"] = ctx.server_cpu() - server_cpu
     ours = result["fake_cpu_s"] + result["process_cpu_s"] + result["server_cpu_s"]
     result["other_cpu_s"] = _others(machine, ours)
     return result
@@ -157,6 +209,7 @@ def run_bare(ctx: Context, tag: str, offsets: list[float]) -> dict:
 
 def run_direct(ctx: Context, tag: str, offsets: list[float], **extra) -> dict:
     """The lean load generator straight against the fake (no server): the fake's own TTFT."""
+    tag += ctx.label
     port = int(ctx.fake_url.rsplit(":", 1)[1].split("/")[0])
     config = {
         "host": "127.0.0.1",
@@ -167,12 +220,12 @@ def run_direct(ctx: Context, tag: str, offsets: list[float], **extra) -> dict:
         "conversation_timeout": ctx.reply_seconds + 60,
         **extra,
     }
-    fake_cpu, server_cpu = cpu_seconds(ctx.fake_pid), cpu_seconds(ctx.server_pid)
+    fake_cpu, server_cpu = cpu_seconds(ctx.fake_pid), ctx.server_cpu()
     machine = machine_cpu()
     result = _child(ctx, "loadgen.py", f"direct-{tag}", config, max(offsets) + 180)
     result["fake_cpu_s"] = cpu_seconds(ctx.fake_pid) - fake_cpu
     # The server should be idle meanwhile; counted as ours, and reported, in case it is not.
-    result["server_cpu_s"] = cpu_seconds(ctx.server_pid) - server_cpu
+    result["server_cpu_s"] = ctx.server_cpu() - server_cpu
     ours = result["fake_cpu_s"] + result["process_cpu_s"] + result["server_cpu_s"]
     result["other_cpu_s"] = _others(machine, ours)
     return result
@@ -190,6 +243,13 @@ def _others(machine_before: tuple[float, float, float], ours: float) -> dict:
         "other": round(max(busy - interrupts - ours, 0.0), 2),
         "interrupts": round(interrupts, 2),
     }
+
+
+def _messages_per_stream(records: list[dict]) -> float | None:
+    """How many SSE messages a stream got on average: fewer when the server coalesces more
+    (a busier process sends each viewer fewer, larger updates), which also costs it less CPU."""
+    counts = [r["messages"] for r in records if "messages" in r]
+    return round(sum(counts) / len(counts), 1) if counts else None
 
 
 def _client_summary(records: list[dict]) -> dict:
@@ -216,7 +276,10 @@ def _last_first_token_ms(records: list[dict]) -> float | None:
 
 def _burst_baseline(ctx: Context, run, count: int, **extra) -> dict:
     """A burst baseline (run_direct or run_bare, all at once), or {"records": []} with a note
-    if it failed: the server's figures, measured already, still count."""
+    if it failed: the server's figures, measured already, still count. None unless the run
+    has baselines."""
+    if not ctx.baselines:
+        return {"records": []}
     time.sleep(2)
     try:
         return run(ctx, "burst", [0.0] * count, **extra)
@@ -253,11 +316,14 @@ def burst(ctx: Context, count: int) -> dict:
             "last_seen": ms(max(firsts) if firsts else None),
         },
         "wall_s": round(result["wall_s"], 2),
+        "messages_per_stream": _messages_per_stream(records),
         "server_cpu_s": round(result["server_cpu_s"], 2),
         "server_cpu_ms_per_send_to_last_first_token": (
             round(cpu_to_last_first * 1000 / count, 2) if cpu_to_last_first is not None else None
         ),
         "server_cpu_ms_per_send_whole_reply": round(result["server_cpu_s"] * 1000 / count, 2),
+        "redis_cpu_ms_per_send_whole_reply": round(result["redis_cpu_s"] * 1000 / count, 2),
+        "postgres_cpu_ms_per_send": round(result["postgres_cpu_s"] * 1000 / count, 2),
         "fake_direct_last_first_token_ms": _last_first_token_ms(direct["records"]),
         "bare_last_first_token_ms": _last_first_token_ms(bare["records"]),
         "bare_cpu_ms_per_stream": (
@@ -288,8 +354,10 @@ def steady(ctx: Context, seconds: float, rate: float) -> dict:
     server = run_loadgen(ctx, "steady", offsets)
     time.sleep(2)
     direct = run_direct(ctx, "steady", offsets)
-    time.sleep(2)
-    bare = run_bare(ctx, "steady", offsets)
+    bare = {"records": [], "cpu_s": None, "other_cpu_s": None}
+    if ctx.baselines:
+        time.sleep(2)
+        bare = run_bare(ctx, "steady", offsets)
     server_ttft, measured = _ttft(server["records"], *window)
     direct_ttft, _ = _ttft(direct["records"], *window)
     bare_ttft, _ = _ttft(bare["records"], *window)
@@ -319,12 +387,16 @@ def steady(ctx: Context, seconds: float, rate: float) -> dict:
         "ttft_fake_via_httpx_sse_ms": {"p50": ms(p["bare"][50]), "p99": ms(p["bare"][99])},
         "direct_client": _client_summary(direct["records"]),
         "direct_loadgen_cpu_s": round(direct["loadgen_cpu_s"], 2),
-        "bare_client_cpu_s": round(bare["cpu_s"], 2),
+        "bare_client_cpu_s": bare["cpu_s"] and round(bare["cpu_s"], 2),
         "ttft_added_ms": {"p50": ms(added[50]), "p99": ms(added[99])},
         "measured_without_first_token": missing,
         "send_response_ms": summary_ms(sends),
+        "messages_per_stream": _messages_per_stream(server["records"]),
         "loadgen_schedule_lag_ms": summary_ms(lags),
         "server_cpu_s": round(server["server_cpu_s"], 2),
+        "server_cpu_ms_per_send": round(server["server_cpu_s"] * 1000 / len(offsets), 2),
+        "redis_cpu_ms_per_send": round(server["redis_cpu_s"] * 1000 / len(offsets), 2),
+        "postgres_cpu_ms_per_send": round(server["postgres_cpu_s"] * 1000 / len(offsets), 2),
         "server_cpu_utilisation": round(server["server_cpu_s"] / server["wall_s"], 2),
         "loadgen_cpu_s": round(server["loadgen_cpu_s"], 2),
         "fake_cpu_s": round(server["fake_cpu_s"], 2),
@@ -370,4 +442,84 @@ def cpu(ctx: Context, count: int, spread: float) -> dict:
             "bare_run": bare["other_cpu_s"],
         },
         "server_memory": server["server_memory"],
+    }
+
+
+def _progress_words(tokens: int) -> list[str]:
+    """The fake's words without their numbers (alpha, bravo...): how the streams' progress
+    is read."""
+    from conversations.fake_upstream.text import filler_text
+
+    return sorted({word.rstrip(".").rstrip("0123456789") for word in filler_text(26).split()})
+
+
+def _behind(origin: list, watcher: list) -> tuple[list[float], int]:
+    """For each point the watcher's text reached, how long after the origin's text reached it
+    (the origin's first message with that word or a later one); and how many of the watcher's
+    points the origin never reached."""
+    times, words = [t for t, _ in origin], [word for _, word in origin]
+    delays, unmatched = [], 0
+    for t, word in watcher:
+        at = bisect.bisect_left(words, word)
+        if at == len(words):
+            unmatched += 1
+        else:
+            delays.append(t - times[at])
+    return delays, unmatched
+
+
+def cross(ctx: Context, count: int, rate: float) -> dict:
+    """`count` replies sent to the first worker (`rate` a second), each watched at the same
+    time on that worker (the send's own connection, as its page does) and on the last one (a
+    second tab): how far behind the first worker's stream the last one's shows the same text.
+    With one worker both streams are on it: what the measurement reads with no channel between
+    them (the two streams' own timing)."""
+    offsets = [i / rate for i in range(count)]
+    result = run_loadgen(
+        ctx,
+        "cross",
+        offsets,
+        ports=ctx.ports[:1],
+        watch_ports=ctx.ports[-1:],
+        progress_words=_progress_words(ctx.tokens),
+    )
+    records = result["records"]
+    delays, unmatched, updates = [], 0, {"origin": [], "watcher": []}
+    end_delays = []
+    for record in records:
+        if len(record.get("progress", [])) < 2:
+            continue
+        origin, watcher = record["progress"][0], record["progress"][1]
+        behind, missed = _behind(origin, watcher)
+        delays += behind
+        unmatched += missed
+        updates["origin"].append(len(origin))
+        updates["watcher"].append(len(watcher))
+        if "final" in record and record.get("watcher_final"):
+            end_delays.append(record["watcher_final"][0] - record["final"])
+    return {
+        "count": count,
+        "rate_per_s": rate,
+        "watched_on_ports": [ctx.ports[0], ctx.ports[-1]],
+        "client": _client_summary(records),
+        "watchers_complete": sum(r.get("watchers_complete", 0) for r in records),
+        "db": result["db"],
+        "updates_compared": len(delays),
+        "updates_never_on_origin": unmatched,
+        "delay_ms": {
+            "p50": ms(percentile(delays, 50)),
+            "p99": ms(percentile(delays, 99)),
+            "min": ms(min(delays) if delays else None),
+            "max": ms(max(delays) if delays else None),
+        },
+        "end_delay_ms": summary_ms(end_delays),
+        "updates_per_reply": {
+            side: round(sum(values) / len(values), 1) if values else None
+            for side, values in updates.items()
+        },
+        "server_cpu_s": round(result["server_cpu_s"], 2),
+        "redis_cpu_s": round(result["redis_cpu_s"], 2),
+        "loadgen_cpu_s": round(result["loadgen_cpu_s"], 2),
+        "fake_cpu_s": round(result["fake_cpu_s"], 2),
+        "other_processes_cpu_s": result["other_cpu_s"],
     }

@@ -28,6 +28,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
+def postgres_cpu(database: str) -> float:
+    """User + system CPU time of the PostgreSQL backends serving `database` now, found by
+    their process title ("postgres: ... <user> <database> <client> ...")."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                title = cmdline.read().split(b"\0")[0].decode(errors="replace")
+            if title.startswith("postgres:") and f" {database} " in f"{title} ":
+                total += cpu_seconds(int(entry))
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return total
+
+
 def machine_cpu() -> tuple[float, float, float]:
     """(busy, total, interrupts) CPU seconds of the whole machine so far, all cores, from
     /proc/stat. `interrupts` (irq + softirq) is kernel work charged to no process, e.g. the
@@ -115,6 +132,11 @@ class Children:
         if log is not None:
             log.close()
 
+    def end(self, proc: subprocess.Popen, grace: float = 5.0) -> None:
+        """Stops one child now (SIGTERM, then SIGKILL after `grace` s) and forgets it."""
+        self.stop(proc, grace)
+        self.procs.remove(proc)
+
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
             try:
@@ -145,6 +167,40 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{proc.bench_name} did not answer {url} within {timeout:.0f} s")
+
+
+def start_redis(children: Children, port: int, workdir: Path) -> subprocess.Popen:
+    """A redis-server of the benchmark's own on `port` (loopback only, nothing saved to
+    disk), so that its CPU time can be read from /proc and nothing else shares its data."""
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
+    proc = children.start("redis", argv, dict(os.environ), workdir)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {proc.returncode} while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith(b"+PONG"):
+                    return proc
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not answer on port {port} within 10 s")
 
 
 def get_json(url: str):

@@ -2,21 +2,17 @@
 
 Starts, on 127.0.0.1 only: a temporary database with N logged-in users, the fake upstream and
 the real server (uvicorn, one worker) as their own processes; then runs the phases (burst,
-steady, cpu), prints the figures with PASS/FAIL and writes bench-results/latest.json. Every
-child process is ended at the end, whatever happens."""
+steady, cpu), prints the figures with PASS/FAIL and writes bench-results/latest.json. With
+`--workers N` (bench/workers.py): PostgreSQL and Redis, the phases with one worker and then
+with N, side by side. Every child process is ended at the end, whatever happens."""
 
 import argparse
 import json
 import os
-import re
-import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +20,20 @@ sys.path.insert(0, str(ROOT))
 
 from bench import phases  # noqa: E402
 from bench.calibrate import reference_ms  # noqa: E402
-from bench.procs import Children, free_port, get_json, memory_mb, wait_http, wait_quiet  # noqa: E402
+from bench.procs import Children, free_port, get_json  # noqa: E402
 from bench.report import judge, print_report  # noqa: E402
+from bench.stack import (  # noqa: E402
+    APP,
+    code_version,
+    make_users,
+    server_env,
+    server_log_notes,
+    settle,
+    start_fake,
+    start_server,
+    step,
+    warm_up,
+)
 from bench.stats import BenchDB  # noqa: E402
 
 FULL = {"burst": 200, "steady_seconds": 25.0, "cpu_streams": 200}
@@ -37,9 +45,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="50 in the burst, 10 s steady")
     parser.add_argument(
         "--only",
-        choices=["burst", "steady", "cpu"],
+        choices=["burst", "steady", "cpu", "cross"],
         action="append",
-        help="run only this phase (may be repeated)",
+        help="run only this phase (may be repeated; cross with --workers only, cpu without)",
     )
     parser.add_argument("--tokens", type=int, default=300, help="tokens per reply")
     parser.add_argument("--delay-ms", type=int, default=20, help="ms between tokens")
@@ -66,28 +74,65 @@ def parse_args() -> argparse.Namespace:
         help="extra environment for the server and the fake (experiments, e.g. "
         "REPLY_FLUSH_INTERVAL=2); may be repeated",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="on PostgreSQL and Redis: the phases with 1 worker process, then with N, side by "
+        "side (bench/workers.py)",
+    )
+    parser.add_argument(
+        "--cross",
+        type=int,
+        help="with --workers: replies watched from two workers at once (default 100, 30 with "
+        "--quick)",
+    )
+    parser.add_argument(
+        "--idle-second",
+        action="store_true",
+        help="with --workers: also N workers with the load on the first only (what the others "
+        "cost by merely running)",
+    )
+    parser.add_argument(
+        "--lifespan",
+        choices=["on", "off"],
+        default="on",
+        help="uvicorn's --lifespan (the server's start-up and shutdown; default on)",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "latest.json"))
-    return parser.parse_args()
-
-
-def python() -> str:
-    venv = ROOT / ".venv" / "bin" / "python"
-    return str(venv) if venv.exists() else sys.executable
+    args = parser.parse_args()
+    if args.workers is not None and args.workers < 2:
+        parser.error("--workers N compares 1 worker with N: N must be 2 or more")
+    only = args.only or []
+    if "cross" in only and not args.workers:
+        parser.error("--only cross needs --workers")
+    if "cpu" in only and args.workers:
+        parser.error("--only cpu is a phase of the plain run (without --workers)")
+    return args
 
 
 def main() -> int:
     args = parse_args()
     sizes = QUICK if args.quick else FULL
-    wanted = args.only or ["burst", "steady", "cpu"]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` runs
     tmp = Path(tempfile.mkdtemp(prefix="bench-", dir="/tmp"))
     children = Children(tmp)
     failed = True
     try:
-        results = run(args, sizes, wanted, tmp, children)
-        checks = judge(results)
-        results["checks"] = checks
-        print_report(results, checks)
+        if args.workers:
+            from bench import workers, workers_report
+
+            wanted = args.only or ["burst", "steady", "cross"]
+            results = workers.run(args, sizes, wanted, tmp, children)
+            checks = workers_report.judge(results)
+            results["checks"] = checks
+            workers_report.print_report(results, checks)
+        else:
+            wanted = args.only or ["burst", "steady", "cpu"]
+            results = run(args, sizes, wanted, tmp, children)
+            checks = judge(results)
+            results["checks"] = checks
+            print_report(results, checks)
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2))
@@ -102,71 +147,15 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def start_stack(
-    args, tmp: Path, children: Children, users: int, app: str = "chatsite.asgi:application"
-) -> phases.Context:
+def start_stack(args, tmp: Path, children: Children, users: int, app: str = APP) -> phases.Context:
     """The database, the fake upstream and the server, each ready; returns the phases' context."""
     fake_port, server_port = free_port(), free_port()
     db_path = tmp / "db.sqlite3"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{db_path}",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_DEBUG": "0",
-        "RESPONSES_API_KEY": "bench",
-        "RESPONSES_API_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
-        "UPSTREAM_MAX_RETRIES": "0",
-        "PYTHONUNBUFFERED": "1",
-        **dict(item.split("=", 1) for item in args.env),
-    }
-    step("database", f"migrating {db_path} and making {users} users with sessions")
-    out = children.run("setup_db", [python(), "bench/setup_db.py", str(users)], env, ROOT, 300)
-    sessions = [json.loads(line) for line in out.splitlines() if line.strip()]
-
-    step("fake upstream", f"127.0.0.1:{fake_port}, {args.delay_ms} ms between tokens")
-    fake = children.start(
-        "fake_upstream",
-        [
-            python(),
-            "manage.py",
-            "fake_upstream",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(fake_port),
-            "--token-delay-ms",
-            str(args.delay_ms),
-        ],
-        env,
-        ROOT,
-    )
-    wait_http(f"http://127.0.0.1:{fake_port}/__fake__/requests", fake)
-
-    step("server", f"uvicorn {app} --workers 1 on 127.0.0.1:{server_port}")
-    server = children.start(
-        "server",
-        [
-            python(),
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(server_port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--lifespan",
-            "on",
-            "--timeout-graceful-shutdown",
-            "5",
-        ],
-        env,
-        ROOT,
-    )
-    wait_http(f"http://127.0.0.1:{server_port}/health/", server)
+    fake_url = f"http://127.0.0.1:{fake_port}/v1"
+    env = server_env(args, f"sqlite:///{db_path}", fake_url)
+    sessions = make_users(children, env, users, str(db_path))
+    fake = start_fake(args, children, env, fake_port)
+    server = start_server(args, children, env, server_port, app=app)
     ctx = phases.Context(
         root=ROOT,
         tmp=tmp,
@@ -174,17 +163,16 @@ def start_stack(
         env=env,
         db=BenchDB(db_path),
         sessions=sessions,
-        server_pid=server.pid,
-        server_port=server_port,
+        server_pids=[server.pid],
+        ports=[server_port],
         fake_pid=fake.pid,
-        fake_url=f"http://127.0.0.1:{fake_port}/v1",
+        fake_url=fake_url,
         tokens=args.tokens,
         delay_ms=args.delay_ms,
         py_spy=args.py_spy,
         py_spy_rate=args.py_spy_rate,
     )
-    step("warm-up", "5 conversations (imports, templates, connections)")
-    phases.run_loadgen(ctx, "warmup", [i * 0.05 for i in range(5)])
+    warm_up(ctx)
     return ctx
 
 
@@ -202,7 +190,7 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
             "users": users,
             "loadgen": "raw HTTP/1.1 on asyncio streams + uvloop, one process",
             "baseline": "httpx + httpx-sse AsyncClient + uvloop, one process",
-            "server_pid": ctx.server_pid,
+            "server_pids": ctx.server_pids,
             "extra_env": args.env,
             "code": code_version(),
             "reference_ms": {"start": reference_at_start},
@@ -224,7 +212,7 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
         settle(ctx)
         step("cpu", f"{sizes['cpu_streams']} concurrent streams via the server, then direct")
         results["cpu"] = phases.cpu(ctx, sizes["cpu_streams"], spread=1.0)
-    results["memory"] = memory_mb(ctx.server_pid)
+    results["memory"] = ctx.server_memory()
     results["setup"]["reference_ms"]["end"] = reference_ms()  # (the stack idle by now)
     results["fake_requests_logged"] = len(
         get_json(ctx.fake_url.removesuffix("/v1") + "/__fake__/requests")
@@ -232,59 +220,6 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
     log_copy = Path(args.out).parent / "server.log"
     results["notes"] = ctx.notes + server_log_notes(tmp / "server.log", log_copy)
     return results
-
-
-def code_version() -> str:
-    """The commit measured, and whether the work tree differed from it (read-only git)."""
-    git = shutil.which("git")
-    if git is None:
-        return "unknown"
-    head = subprocess.run(  # noqa: S603 (git found on PATH, fixed arguments)
-        [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    changed = subprocess.run(  # noqa: S603
-        [git, "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    return f"{head} + {len(changed)} changed files" if changed else head
-
-
-def server_log_notes(path: Path, keep_as: Path) -> list[str]:
-    """Counts of errors in the server's log, the kinds of exception, and a copy of the log
-    next to the results (bench-results/server.log) so that they can be read after the run."""
-    text = path.read_text(errors="replace") if path.exists() else ""
-    keep_as.parent.mkdir(parents=True, exist_ok=True)
-    keep_as.write_text(text)
-    notes = []
-    for word in ("Traceback", "ERROR", "WARNING"):
-        count = text.count(word)
-        if count:
-            notes.append(f"server log: {count} lines with {word} (copied to {keep_as})")
-    kinds = Counter(
-        line.split(":")[0].strip()
-        for line in text.splitlines()
-        if re.match(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b", line)
-    )
-    for kind, count in kinds.most_common(5):
-        notes.append(f"server log: {count} x {kind}")
-    return notes
-
-
-def step(name: str, detail: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {name}: {detail}", flush=True)
-
-
-def settle(ctx: phases.Context) -> None:
-    """Before a phase: wait (at most 60 s) until the machine is quiet, and say if it is not."""
-    busy = wait_quiet()
-    if busy > 0.25:
-        ctx.notes.append(
-            f"the machine was busy with other work before a phase ({busy:.1f} cores "
-            "in use): expect worse figures"
-        )
-        step("warning", f"{busy:.1f} cores busy with other work; measuring anyway")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Prepares the benchmark's own database (DATABASE_URL must point at a temporary file): migrates
+"""Prepares the benchmark's own database (DATABASE_URL must point at a temporary file, or at a
+PostgreSQL database whose name starts with bench_, made for the run by bench/tempdb.py): migrates
 it, creates N users and a logged-in session for each, and prints one JSON line per user
 ({"user": ..., "sessionid": ..., "csrftoken": ...}). Run as its own process by run.py."""
 
@@ -15,8 +16,8 @@ def main(count: int) -> None:
     import django
 
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("sqlite:////tmp/"):
-        sys.exit(f"refusing to set up a database outside /tmp: {url!r}")
+    if not (url.startswith("sqlite:////tmp/") or _is_bench_postgres(url)):
+        sys.exit(f"refusing to set up a database that is not the benchmark's own: {url!r}")
     django.setup()
 
     import json
@@ -57,6 +58,13 @@ def main(count: int) -> None:
                 )
             )
     print("\n".join(lines))
+
+
+def _is_bench_postgres(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme in ("postgres", "postgresql") and parts.path.startswith("/bench_")
 
 
 if __name__ == "__main__":

@@ -30,12 +30,19 @@ def ms(seconds: float | None) -> float | None:
 
 
 class BenchDB:
-    """Read-only looks at the benchmark's own SQLite database (the server writes it)."""
+    """Read-only looks at the benchmark's own database (the server writes it): a SQLite file
+    (`path`) or, with `--workers`, a temporary PostgreSQL database (`postgres_url`)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None = None, postgres_url: str | None = None) -> None:
         self.path = path
+        self.postgres_url = postgres_url
 
     def _query(self, sql: str, params=()) -> list[tuple]:
+        if self.postgres_url:
+            import psycopg
+
+            with psycopg.connect(self.postgres_url, autocommit=True) as db:
+                return db.execute(sql.replace("?", "%s"), params).fetchall()
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
         try:
             return db.execute(sql, params).fetchall()
