@@ -5,9 +5,7 @@ before the first token only, and always ends with the reply stored with its true
 import asyncio
 import contextvars
 import logging
-import os
 import random
-import socket
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -21,14 +19,13 @@ from django.utils import timezone
 from conversations import live as live_registry
 from conversations import live_channel, relay_status, upstream
 from conversations.failures import MESSAGES, describe, status_for
-from conversations.live import LiveReply
+from conversations.live import WORKER, LiveReply
 from conversations.models import Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
 from conversations.work_threads import database_work
 
 log = logging.getLogger(__name__)
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
 # A strong reference to every running task, so none is garbage-collected mid-reply.
 _tasks: set[asyncio.Task] = set()
 

@@ -4,6 +4,8 @@ browsers that watch them. A LiveReply changes on the server's event loop thread 
 registry is also read from the threads that open streams and stop replies."""
 
 import asyncio
+import os
+import socket
 import time
 import uuid
 from datetime import datetime
@@ -13,6 +15,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from conversations.streaming_markdown import StreamingMarkdown
+
+# This process, as replies record who generates them (Reply.worker) and as the live channel
+# says which processes are alive.
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class LiveReply:

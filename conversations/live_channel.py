@@ -10,6 +10,11 @@ use only this interface and never ask which one runs:
   the fallback the owner's flusher reads).
 - `watch(reply_id)`: an async context manager yielding a LiveReply to follow, or None when
   nothing is known to generate it.
+- `worker_alive(worker)` (sync, any thread): whether the process that generates a reply
+  (Reply.worker) is alive, as far as the channel knows. With Redis each serving process beats
+  (a key with a time to live, refreshed from its event loop every REPLY_STALE_AFTER/4): a
+  process whose database writes queue behind a burst of sends still beats, so no other process
+  ends its replies for a late heartbeat in the database. In memory: this process only.
 - `await start()` / `await close()`: the server's start-up and shutdown (both optional and
   idempotent: everything also starts lazily when first needed).
 
@@ -69,6 +74,9 @@ class MemoryChannel:
 
     def __init__(self, registry: Registry | None = None):
         self.registry = registry or live_module.registry
+
+    def worker_alive(self, worker: str) -> bool:
+        return worker == live_module.WORKER
 
     async def start(self) -> None:
         pass
@@ -229,6 +237,7 @@ class _LoopState:
         self.publisher: asyncio.Task | None = None
         self.listener: asyncio.Task | None = None
         self.reader: asyncio.Task | None = None
+        self.beat: asyncio.Task | None = None
         self.mirrors: dict[uuid.UUID, _Mirror] = {}
         self.wake_key = f"{channel.prefix}wake:{uuid.uuid4().hex}"
         self.broken_since: float | None = None
@@ -275,6 +284,51 @@ class RedisChannel:
     def key(self, reply_id: uuid.UUID) -> str:
         return f"{self.prefix}reply:{reply_id}"
 
+    def worker_key(self, worker: str) -> str:
+        return f"{self.prefix}worker:{worker}"
+
+    def worker_alive(self, worker: str) -> bool:
+        """Whether `worker` beat within REPLY_STALE_AFTER (False when Redis cannot say: then
+        the database's heartbeat alone decides, as without Redis)."""
+        if worker == live_module.WORKER:
+            return True
+        try:
+            return bool(self._sync().exists(self.worker_key(worker)))
+        except Exception as error:
+            log.warning("live channel: cannot tell whether %s is alive: %s", worker, error)
+            return False
+
+    def _sync(self):
+        """Redis's own sync client (thread-safe), for sync views' threads."""
+        from redis import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        with self._sync_lock:
+            if self._sync_client is None:
+                self._sync_client = Redis.from_url(
+                    self.url,
+                    socket_connect_timeout=2,
+                    socket_timeout=2,
+                    retry=Retry(NoBackoff(), 1),
+                )
+            return self._sync_client
+
+    async def _beat(self, state: "_LoopState") -> None:
+        """While this process serves: its key, refreshed a few times per REPLY_STALE_AFTER."""
+        key = self.worker_key(live_module.WORKER)
+        ttl = max(1, int(settings.REPLY_STALE_AFTER))
+        failing = False
+        while True:
+            try:
+                await state.redis.set(key, "1", ex=ttl)
+                failing = False
+            except Exception as error:
+                if not failing:
+                    log.warning("live channel: cannot beat in Redis: %s", error)
+                failing = True
+            await asyncio.sleep(settings.REPLY_STALE_AFTER / 4)
+
     def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         state = self._states.get(loop)
@@ -294,6 +348,8 @@ class RedisChannel:
             log.warning("live channel: Redis is unavailable at start-up: %s", error)
         state.serving = True
         self._ensure_listener(state)
+        if state.beat is None:
+            state.beat = state.spawn(self._beat(state))
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
@@ -304,6 +360,8 @@ class RedisChannel:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await state.redis.delete(self.worker_key(live_module.WORKER))
         await state.redis.aclose()
         with self._sync_lock:
             if self._sync_client is not None:
@@ -427,20 +485,8 @@ class RedisChannel:
         if (live := self.registry.get(reply_id)) is not None:
             live.request_stop()
             return True
-        from redis import Redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        with self._sync_lock:
-            if self._sync_client is None:
-                self._sync_client = Redis.from_url(
-                    self.url,
-                    socket_connect_timeout=2,
-                    socket_timeout=2,
-                    retry=Retry(NoBackoff(), 1),
-                )
         try:
-            self._sync_client.publish(self.stop_channel, str(reply_id))
+            self._sync().publish(self.stop_channel, str(reply_id))
         except Exception as error:
             log.warning("live channel: could not publish a stop: %s", error)
         return False

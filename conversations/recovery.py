@@ -8,6 +8,7 @@ import socket
 from django.db import transaction
 from django.utils import timezone
 
+from conversations import live_channel
 from conversations.failures import MESSAGES
 from conversations.models import Reply
 from conversations.tokens import estimate_tokens
@@ -31,7 +32,14 @@ def _orphaned_at_startup(reply: Reply) -> bool:
     host, _, pid = reply.worker.rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
         return int(pid) == os.getpid() or not _process_alive(int(pid))
-    return reply.is_stale()
+    return is_orphaned(reply)
+
+
+def is_orphaned(reply: Reply) -> bool:
+    """Whether a generating reply has no live process: its heartbeat in the database is stale
+    and the live channel does not know its process as alive (a process whose database writes
+    queue behind a burst of sends beats late in the database, yet is writing its replies)."""
+    return reply.is_stale() and not live_channel.get().worker_alive(reply.worker)
 
 
 def interrupt(
@@ -76,4 +84,4 @@ def interrupt_orphaned_replies() -> int:
 
 def interrupt_if_stale(reply: Reply) -> bool:
     """For pages and streams that find a generating reply no process of ours is writing."""
-    return reply.is_stale() and interrupt(reply)
+    return is_orphaned(reply) and interrupt(reply)

@@ -1,5 +1,6 @@
 """Every server process looks, every REPLY_SWEEP_INTERVAL seconds, for generating replies whose
-worker stopped beating for REPLY_STALE_AFTER seconds (a process killed, a machine lost) and
+worker stopped beating for REPLY_STALE_AFTER seconds (a process killed, a machine lost: its
+heartbeat in the database is late and, with Redis, its key in the live channel gone) and
 ends them as interrupted with their text and a usage estimate: their viewers see the end
 wherever they watch, and the user can retry. One indexed query (replies by status) per sweep."""
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from conversations import live as live_registry
 from conversations.models import Reply
-from conversations.recovery import interrupt
+from conversations.recovery import interrupt, is_orphaned
 from conversations.work_threads import database_work
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,11 @@ def interrupt_stale_replies() -> int:
         .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
         .order_by()  # (the default ordering would join and sort the conversations)
     )
-    return sum(1 for reply in stale if live_registry.get(reply.pk) is None and interrupt(reply))
+    return sum(
+        1
+        for reply in stale
+        if live_registry.get(reply.pk) is None and is_orphaned(reply) and interrupt(reply)
+    )
 
 
 class StaleSweep:
