@@ -41,6 +41,7 @@ event loop (a server process has one; tests have several).
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -49,13 +50,13 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.db.models.functions import Length
 
 from conversations import live as live_module
 from conversations.live import LiveReply, Registry
+from conversations.work_threads import database_work
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ async def _catch_up(mirror: _Mirror) -> None:
 
     while mirror.pending is not None and not mirror.live.done:
         try:
-            stored = await sync_to_async(_stored)(mirror.reply_id)
+            stored = await database_work(_stored)(mirror.reply_id)
         except Exception:
             log.exception("live channel: could not read reply %s", mirror.reply_id)
             mirror.live.broken = True
@@ -247,7 +248,9 @@ class _LoopState:
         self.tasks: set[asyncio.Task] = set()
 
     def spawn(self, coroutine) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coroutine)
+        """A task of the channel's own, in a fresh context: it outlives the request that
+        started it (a mirror's first viewer), so it must not run in that request's thread."""
+        task = asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -562,7 +565,7 @@ class RedisChannel:
                 mirror.take(fields, state)
         else:
             try:
-                stored = await sync_to_async(_stored)(mirror.reply_id)
+                stored = await database_work(_stored)(mirror.reply_id)
             except Exception:
                 log.exception("live channel: could not read reply %s", mirror.reply_id)
                 mirror.live.broken = True
@@ -637,7 +640,7 @@ class RedisChannel:
         for mirror in silent:
             mirror.checked = now
         try:
-            found = await sync_to_async(_statuses)([m.reply_id for m in silent])
+            found = await database_work(_statuses)([m.reply_id for m in silent])
         except Exception:
             log.exception("live channel: could not look up silent replies")
             return

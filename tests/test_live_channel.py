@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 import redis
 import redis.asyncio
+from django.db import connections
 
 from conversations import live_channel
 from conversations.live import LiveReply, Registry
@@ -63,9 +64,13 @@ async def processes(request, settings):
 
 
 def stored_reply(alice) -> Reply:
-    reply = generating_reply(alice, worker="elsewhere:1")
-    Reply.objects.filter(pk=reply.pk).update(text="")
-    return reply
+    """(In a thread of its own: it gives its connection back, to PostgreSQL's pool.)"""
+    try:
+        reply = generating_reply(alice, worker="elsewhere:1")
+        Reply.objects.filter(pk=reply.pk).update(text="")
+        return reply
+    finally:
+        connections.close_all()
 
 
 async def start_reply(processes: Processes, alice) -> LiveReply:
