@@ -185,18 +185,24 @@ def _take_stored(live: LiveReply, stored: dict[str, Any]) -> None:
             add(value[len(current) :])
 
 
+async def _stored_for(mirror: _Mirror) -> dict[str, Any] | None:
+    """The mirrored reply as stored; None if it is gone or cannot be read (then its viewers
+    are asked to reload)."""
+    try:
+        return await database_work(_stored)(mirror.reply_id)
+    except Exception:
+        log.exception("live channel: could not read reply %s", mirror.reply_id)
+        mirror.live.broken = True
+        return None
+
+
 async def _catch_up(mirror: _Mirror) -> None:
     """A mirror behind its stream's next entry (trimmed, or lost in a Redis restart) waits
     until the database text reaches it, then applies what it held."""
     from conversations.models import Reply
 
     while mirror.pending is not None and not mirror.live.done:
-        try:
-            stored = await database_work(_stored)(mirror.reply_id)
-        except Exception:
-            log.exception("live channel: could not read reply %s", mirror.reply_id)
-            mirror.live.broken = True
-            stored = None
+        stored = await _stored_for(mirror)
         if stored is None:
             mirror.live.finish()
             return
@@ -564,12 +570,7 @@ class RedisChannel:
                 mirror.last_id = entry_id
                 mirror.take(fields, state)
         else:
-            try:
-                stored = await database_work(_stored)(mirror.reply_id)
-            except Exception:
-                log.exception("live channel: could not read reply %s", mirror.reply_id)
-                mirror.live.broken = True
-                stored = None
+            stored = await _stored_for(mirror)
             if stored is None or stored["status"] not in Reply.GENERATING:
                 mirror.live.finish()
             else:
