@@ -40,14 +40,6 @@ class Outcome:
     incomplete_reason: str = ""
 
 
-def _database_work(work):
-    """A reply task's database work, on the server's shared thread (conversations/
-    work_threads.py). It runs outside any request, so it does what a request's start and end
-    do: drops a connection that is too old or broken first, and gives it back (to the pool on
-    PostgreSQL) after each piece of work."""
-    return database_work(work)
-
-
 def prepare(reply: Reply) -> dict[str, Any]:
     """Marks a reply just stored as queued (in the caller's transaction, with its reservation)
     in progress and returns the request to send ({} if it is not queued any more). Runs in the
@@ -153,7 +145,7 @@ async def _generate(live: LiveReply, payload: dict[str, Any]) -> None:
         log.exception("reply %s: unexpected error while generating", live.reply_id)
     finally:
         try:
-            await _database_work(_finish)(live, payload, outcome)
+            await database_work(_finish)(live, payload, outcome)
         except Exception:
             # The reply keeps its last batched text; the stale sweep will mark it interrupted.
             log.exception("reply %s: could not store the end of the reply", live.reply_id)
@@ -245,7 +237,7 @@ async def _call_upstream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
                 return _failure(error, got_output=True)
             if error.previous_response_not_found and not resent_history:
                 resent_history = True
-                payload = await _database_work(_full_history_payload)(
+                payload = await database_work(_full_history_payload)(
                     live.reply_id, payload.get("max_output_tokens")
                 )
                 continue
@@ -356,7 +348,7 @@ def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _flush_loop() -> None:
-    flush = _database_work(_flush_many)
+    flush = database_work(_flush_many)
     while live_registry.count():
         await asyncio.sleep(settings.REPLY_FLUSH_INTERVAL)
         now = time.monotonic()

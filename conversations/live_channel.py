@@ -14,7 +14,7 @@ use only this interface and never ask which one runs:
   (Reply.worker) is alive, as far as the channel knows. With Redis each serving process beats
   (a key with a time to live, refreshed from its event loop every REPLY_STALE_AFTER/4): a
   process whose database writes queue behind a burst of sends still beats, so no other process
-  ends its replies for a late heartbeat in the database. In memory: this process only.
+  ends its replies for a late heartbeat in the database. In memory: none (one process).
 - `await start()` / `await close()`: the server's start-up and shutdown (both optional and
   idempotent: everything also starts lazily when first needed).
 
@@ -77,7 +77,7 @@ class MemoryChannel:
         self.registry = registry or live_module.registry
 
     def worker_alive(self, worker: str) -> bool:
-        return worker == live_module.WORKER
+        return False  # (one process: any other is one that ran before it)
 
     async def start(self) -> None:
         pass
@@ -299,8 +299,6 @@ class RedisChannel:
     def worker_alive(self, worker: str) -> bool:
         """Whether `worker` beat within REPLY_STALE_AFTER (False when Redis cannot say: then
         the database's heartbeat alone decides, as without Redis)."""
-        if worker == live_module.WORKER:
-            return True
         try:
             return bool(self._sync().exists(self.worker_key(worker)))
         except Exception as error:

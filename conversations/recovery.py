@@ -8,7 +8,7 @@ import socket
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import live_channel
+from conversations import live, live_channel
 from conversations.failures import MESSAGES
 from conversations.models import Reply
 from conversations.tokens import estimate_tokens
@@ -36,10 +36,15 @@ def _orphaned_at_startup(reply: Reply) -> bool:
 
 
 def is_orphaned(reply: Reply) -> bool:
-    """Whether a generating reply has no live process: its heartbeat in the database is stale
-    and the live channel does not know its process as alive (a process whose database writes
-    queue behind a burst of sends beats late in the database, yet is writing its replies)."""
-    return reply.is_stale() and not live_channel.get().worker_alive(reply.worker)
+    """Whether nothing is writing a generating reply whose heartbeat in the database is stale.
+    This process knows its own replies (one whose task never started or died is orphaned);
+    another process is alive while the live channel hears it beat (a process whose database
+    writes queue behind a burst of sends beats late in the database, yet writes its replies)."""
+    if not reply.is_stale():
+        return False
+    if reply.worker == live.WORKER:
+        return live.get(reply.pk) is None
+    return not live_channel.get().worker_alive(reply.worker)
 
 
 def interrupt(

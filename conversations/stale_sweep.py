@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations import live as live_registry
 from conversations.models import Reply
 from conversations.recovery import interrupt, is_orphaned
 from conversations.work_threads import database_work
@@ -33,11 +32,7 @@ def interrupt_stale_replies() -> int:
         .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
         .order_by()  # (the default ordering would join and sort the conversations)
     )
-    return sum(
-        1
-        for reply in stale
-        if live_registry.get(reply.pk) is None and is_orphaned(reply) and interrupt(reply)
-    )
+    return sum(1 for reply in stale if is_orphaned(reply) and interrupt(reply))
 
 
 class StaleSweep:

@@ -71,3 +71,20 @@ def test_a_serving_process_beats_until_it_closes(redis_channel, settings):
     assert exists_after == 0
     # Another process asks about this one: it is known alive only while it beats.
     assert not live_channel.RedisChannel(REDIS_URL).worker_alive("gone-machine:1")
+
+
+@pytest.mark.django_db
+def test_this_process_sweeps_its_own_reply_only_when_no_task_writes_it(alice, settings):
+    """A reply this process prepared but whose task never started (or died) is swept like any
+    other; one it is writing is not, however late its heartbeat in the database."""
+    settings.REDIS_URL = ""
+    written = generating_reply(alice, live.WORKER, beat_ago=60)
+    abandoned = generating_reply(alice, live.WORKER, beat_ago=60)
+    writing = live.LiveReply(written.pk, written.conversation_id, alice.pk)
+    live.register(writing)
+    try:
+        assert interrupt_stale_replies() == 1
+    finally:
+        live.unregister(writing)
+    assert Reply.objects.get(pk=abandoned.pk).status == Reply.Status.INTERRUPTED
+    assert Reply.objects.get(pk=written.pk).status == Reply.Status.IN_PROGRESS
