@@ -17,8 +17,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from conversations.models import Conversation, Reply
+from conversations.models import Reply
 from tests.conftest import TERMINAL, free_port, logged_in_http
+from tests.test_recovery import generating_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -249,18 +250,7 @@ def test_several_workers_without_redis_are_refused_at_start(tmp_path, fake_upstr
 
 def orphan(user) -> Reply:
     """A reply left generating by a process of this host that is gone."""
-    conversation = Conversation.objects.create(owner=user, model="gpt-5.5")
-    return Reply.objects.create(
-        conversation=conversation,
-        user=user,
-        user_input="Tell me a story",
-        text="Once upon a",
-        status=Reply.Status.IN_PROGRESS,
-        model="gpt-5.5",
-        started_at=conversation.created_at,
-        heartbeat_at=conversation.created_at,
-        worker=f"{socket.gethostname()}:{dead_pid()}",
-    )
+    return generating_reply(user, f"{socket.gethostname()}:{dead_pid()}")
 
 
 def dead_pid() -> int:
