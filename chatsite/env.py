@@ -52,3 +52,8 @@ def env_float(name: str, default: float) -> float:
 def env_list(name: str, default: str = "") -> list[str]:
     """A comma-separated value as a list, without blanks around or between the items."""
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_json(name: str, default):
+    """A JSON value (environs parses it; invalid JSON is an error naming the variable)."""
+    return default if _is_empty(name) else _env.json(name)

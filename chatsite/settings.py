@@ -10,7 +10,15 @@ import dj_database_url
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from chatsite.env import env_bool, env_float, env_int, env_list, env_str, load_dotenv
+from chatsite.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_json,
+    env_list,
+    env_str,
+    load_dotenv,
+)
 from chatsite.private_files import private_directory, private_sqlite_database, read_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -158,6 +166,15 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Attachments (conversations/models/attachments.py): under var/ by default; any storage
+    # backend (django-storages: S3 and the like) by setting, so several machines share them.
+    "attachments": {
+        "BACKEND": env_str(
+            "ATTACHMENTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env_json("ATTACHMENTS_STORAGE_OPTIONS", {})
+        or {"location": str(VAR_DIR / "attachments"), "base_url": None},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG

@@ -1,6 +1,7 @@
 """The app's models: the chat (users, conversations, replies) and usage accounting (the model
 catalogue with prices, quotas, reservations and the usage ledger)."""
 
+from conversations.models.attachments import Attachment
 from conversations.models.chat import (
     ADVANCED_SETTINGS_FIELDS,
     SETTINGS_FIELDS,
@@ -28,6 +29,7 @@ __all__ = [
     "ADVANCED_SETTINGS_FIELDS",
     "SETTINGS_FIELDS",
     "AIModel",
+    "Attachment",
     "Conversation",
     "ConversationBusy",
     "OutputLimit",
