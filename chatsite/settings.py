@@ -185,7 +185,8 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
-    "img-src": [CSP.SELF, "data:"],
+    # blob: for the thumbnails of files about to be sent (object URLs made by the page itself).
+    "img-src": [CSP.SELF, "data:", "blob:"],
     "font-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "object-src": [CSP.NONE],
@@ -242,6 +243,10 @@ MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000)
 # reasoning effort and summary, truncation). Off: nobody sees or changes them; the defaults
 # (or a conversation's existing values) apply.
 SHOW_ADVANCED_SETTINGS = env_bool("SHOW_ADVANCED_SETTINGS", True)
+# Attachments: size per file, files per message (the composer refuses early with the same
+# limits; the send view is the authority).
+MAX_ATTACHMENT_MB = env_int("MAX_ATTACHMENT_MB", 20)
+MAX_ATTACHMENTS_PER_MESSAGE = env_int("MAX_ATTACHMENTS_PER_MESSAGE", 10)
 # Seconds without new text before the page says the AI service is taking longer than usual
 # (keepalives do not count). Given to the page in a data attribute of the composer.
 REPLY_SLOW_NOTICE_SECONDS = env_float("REPLY_SLOW_NOTICE_SECONDS", 20.0)

@@ -61,6 +61,29 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         # Without JavaScript: the header's title as a box to rename it (the menu's Rename).
         "renaming": conversation is not None and "rename" in request.GET,
         "toast": undo.take(request),
+        "attachment_limits": attachment_limits(),
+    }
+
+
+# What the composer's file input accepts (the server decides from the content; this only lets
+# the browser's chooser and the page's early check offer the same kinds).
+ATTACHMENT_ACCEPT = ",".join(
+    [
+        "image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf", "text/*",
+        ".png", ".jpg", ".jpeg", ".webp", ".gif", ".pdf", ".txt", ".md", ".markdown", ".csv",
+        ".tsv", ".json", ".xml", ".yaml", ".yml", ".toml", ".ini", ".log", ".html", ".css",
+        ".js", ".ts", ".py", ".java", ".c", ".h", ".cpp", ".cs", ".go", ".rs", ".rb", ".php",
+        ".sh", ".sql", ".swift", ".kt", ".docx", ".xlsx", ".pptx",
+    ]
+)  # fmt: skip
+
+
+def attachment_limits() -> dict:
+    """The limits the composer checks before sending: the same as the send view's."""
+    return {
+        "max_mb": settings.MAX_ATTACHMENT_MB,
+        "max_files": settings.MAX_ATTACHMENTS_PER_MESSAGE,
+        "accept": ATTACHMENT_ACCEPT,
     }
 
 
