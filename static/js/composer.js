@@ -66,11 +66,13 @@
   });
 
   // Enter sends, Shift+Enter makes a new line (nothing happens mid-IME composition); while a
-  // reply is being written Enter does nothing, and the text stays in the box.
+  // reply is being written Enter does nothing, and the text stays in the box. A message may
+  // be only files (attachments.js keeps them in the file input).
+  const attachments = document.getElementById("attachments");
   box.addEventListener("keydown", (event) => {
     if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     event.preventDefault();
-    if (!writing && box.value.trim()) composer.requestSubmit(send);
+    if (!writing && (box.value.trim() || attachments?.files.length)) composer.requestSubmit(send);
   });
 
   // Escape stops the reply that is being written (an open dialog or menu closes first: their
