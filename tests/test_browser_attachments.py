@@ -336,6 +336,27 @@ def test_a_refused_send_keeps_text_and_chips_and_a_sent_one_clears_them(
     expect(page.locator("article.reply")).to_have_count(2)
 
 
+def test_saving_the_settings_does_not_carry_the_files(chat_page, fake_upstream):
+    page = chat_page.page
+    fake_upstream.queue({"behaviour": "ok", "text": "Hello."})
+    page.locator("#message").fill("Hi")
+    page.locator("#message").press("Enter")
+    expect(page.locator(LAST_REPLY)).to_have_attribute("aria-busy", "false")
+    page.reload()  # the conversation's page, with Save settings
+    page.evaluate(WATCH_SENDS_JS)
+    page.locator("#attachments").set_input_files([text_file("notes.txt")])
+    page.locator("#composer").get_by_role("button", name="Custom instructions").click()
+    dialog = page.get_by_role("dialog", name="Conversation settings")
+    dialog.get_by_label("Custom instructions").fill("Be brief.")
+    dialog.get_by_role("button", name="Save settings").click()
+    expect(dialog.get_by_role("status")).to_have_text("Saved.")
+    (form,) = sent_forms(page)
+    names = [name for name, _ in form]
+    assert "instructions" in names and "attachments" not in names
+    dialog.get_by_role("button", name="Done").click()
+    assert input_files(page) == ["notes.txt"]  # still attached for the next message
+
+
 def test_the_keyboard_reaches_attach_just_before_the_box(chat_page):
     page = chat_page.page
     page.locator("#message").focus()

@@ -231,6 +231,13 @@
   composer.addEventListener("formdata", (event) => {
     if (!attached.length) event.formData.delete(input.name);
   });
+  // The form's other requests (Save settings) never carry the files.
+  const sendPath = new URL(composer.getAttribute("hx-post") ?? composer.action, location.href).pathname;
+  document.addEventListener("htmx:config:request", (event) => {
+    const request = event.detail?.ctx?.request;
+    if (!(request?.body instanceof FormData) || request.form !== composer) return;
+    if (new URL(request.action, location.href).pathname !== sendPath) request.body.delete(input.name);
+  });
   document.body.addEventListener("chat:sent", clear);
 
   // The page came back from the cache, or the browser kept a choice: the chips show it.
