@@ -79,8 +79,8 @@
   function announce(sentence) {
     if (!status) return;
     status.textContent = "";
-    // A new text node each time, so the same sentence twice is read twice.
-    requestAnimationFrame(() => { status.textContent = sentence; });
+    // Emptied first, so the same sentence twice is read twice.
+    setTimeout(() => { status.textContent = sentence; }, 50);
   }
 
   function showRefusals(sentences) {
@@ -154,10 +154,13 @@
     (next?.chip.querySelector(".chip-remove") ?? box)?.focus();
   }
 
-  function clear() {
-    for (const item of attached) if (item.url) URL.revokeObjectURL(item.url);
-    attached = [];
-    list.replaceChildren();
+  /** After a send: its files go (any added while it was on its way stay). */
+  function clear(sent) {
+    for (const item of sent) {
+      if (item.url) URL.revokeObjectURL(item.url);
+      item.chip.remove();
+    }
+    attached = attached.filter((item) => !sent.includes(item));
     sync();
   }
 
@@ -170,7 +173,6 @@
   // ---- The chooser: the Attach button opens it; the input itself leaves the Tab order (the
   // button is its way in) and is hidden by the stylesheet (.js .attach-input).
   if (attach) {
-    attach.hidden = false;
     input.tabIndex = -1;
     attach.addEventListener("click", () => input.click());
   }
@@ -233,12 +235,14 @@
   });
   // The form's other requests (Save settings) never carry the files.
   const sendPath = new URL(composer.getAttribute("hx-post") ?? composer.action, location.href).pathname;
+  let sending = [];
   document.addEventListener("htmx:config:request", (event) => {
     const request = event.detail?.ctx?.request;
     if (!(request?.body instanceof FormData) || request.form !== composer) return;
-    if (new URL(request.action, location.href).pathname !== sendPath) request.body.delete(input.name);
+    if (new URL(request.action, location.href).pathname === sendPath) sending = attached.slice();
+    else request.body.delete(input.name);
   });
-  document.body.addEventListener("chat:sent", clear);
+  document.body.addEventListener("chat:sent", () => clear(sending));
 
   // The page came back from the cache, or the browser kept a choice: the chips show it.
   if (input.files.length) {
