@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.attachment_files import (
+from tests.browser_files import (
     MAKE_FILE_JS,
     as_base64,
     payload,
@@ -269,6 +269,13 @@ def test_files_over_a_limit_are_refused_at_once_and_nothing_else_is_lost(chat_pa
     expect(error).to_be_empty()
     assert input_files(page) == ["notes.txt", "b.txt", "c.txt"]
 
+    # A file the browser knows no type of goes to the server, which reads its content.
+    page.get_by_role("button", name="Remove b.txt", exact=True).click()
+    unknown = payload("Dockerfile", "application/octet-stream", b"FROM python:3.13\n")
+    page.locator("#attachments").set_input_files([unknown])
+    expect(error).to_be_empty()
+    assert input_files(page) == ["notes.txt", "c.txt", "Dockerfile"]
+
 
 def test_a_message_may_be_only_files_and_is_sent_as_multipart_only_with_files(chat_page):
     page = chat_page.page
@@ -359,6 +366,8 @@ def test_saving_the_settings_does_not_carry_the_files(chat_page, fake_upstream):
 
 def test_the_keyboard_reaches_attach_just_before_the_box(chat_page):
     page = chat_page.page
+    # Playwright catches file choosers once told to; told now, not as the key is pressed.
+    page.on("filechooser", lambda chooser: None)
     page.locator("#message").focus()
     page.keyboard.press("Shift+Tab")
     expect(attach_button(page)).to_be_focused()  # the hidden input is not a second stop

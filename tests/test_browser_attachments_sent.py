@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from tests.attachment_files import payload, pdf, pdf_bytes, png, png_bytes, text_file
+from tests.browser_files import payload, pdf, pdf_bytes, png, png_bytes, text_file
 from tests.test_browser_attachments import (
     LAST_REPLY,
     chips,

@@ -82,6 +82,7 @@ def attachment_limits() -> dict:
     """The limits the composer checks before sending: the same as the send view's."""
     return {
         "max_mb": settings.MAX_ATTACHMENT_MB,
+        "max_bytes": settings.MAX_ATTACHMENT_MB * 1024 * 1024,
         "max_files": settings.MAX_ATTACHMENTS_PER_MESSAGE,
         "accept": ATTACHMENT_ACCEPT,
     }

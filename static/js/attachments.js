@@ -50,10 +50,13 @@
   }
 
   // ---- What the input accepts: ".ext", "type/*" or "type/subtype", as the chooser reads it.
+  // A file the browser knows no type of (no or an unknown extension: "Dockerfile", a PDF
+  // saved without its ".pdf") goes to the server, which decides from its content.
   function isAccepted(file) {
     if (!accepted.length) return true;
     const name = file.name.toLowerCase();
     const type = (file.type || "").toLowerCase();
+    if (!type || type === "application/octet-stream") return true;
     return accepted.some((kind) => {
       if (kind.startsWith(".")) return name.endsWith(kind);
       if (kind.endsWith("/*")) return type.startsWith(kind.slice(0, -1));
