@@ -136,6 +136,17 @@ def test_attach_opens_the_chooser_and_each_file_is_a_chip(chat_page):
     page.locator("#attachments").set_input_files([text_file("more.md", "# More\n")])
     expect(chips(page)).to_have_count(4)
     assert input_files(page) == ["screenshot.png", "report.pdf", "data.csv", "more.md"]
+    page.evaluate(
+        """() => {
+          const input = document.getElementById("attachments");
+          const again = new DataTransfer();
+          again.items.add(input.files[3]);  // the very same file (name, size, date)
+          input.files = again.files;
+          input.dispatchEvent(new Event("change", { bubbles: true }));
+        }"""
+    )
+    expect(chips(page)).to_have_count(4)
+    assert input_files(page) == ["screenshot.png", "report.pdf", "data.csv", "more.md"]
 
 
 def test_a_chip_is_removed_by_its_button_and_its_file_goes_with_it(chat_page):
