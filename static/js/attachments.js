@@ -31,7 +31,7 @@
 
   // ---- Sentences, from the page (translated there), with %(name)s-style places.
   const fill = (sentence, values) =>
-    sentence.replace(/%\((\w+)\)s|%s/g, (place, key) => String(values[key ?? "value"] ?? place));
+    sentence.replace(/%\((\w+)\)s/g, (place, key) => String(values[key] ?? place));
   const language = document.documentElement.lang || undefined;
   const number = (value, digits) => {
     try {
@@ -45,8 +45,8 @@
       const one = new Intl.PluralRules("en").select(bytes) === "one";
       return fill(one ? text.byte : text.bytes, { size: number(bytes, 0) });
     }
-    if (bytes < 1024 * 1024) return fill(text.kb, { value: number(bytes / 1024, bytes < 10240 ? 1 : 0) });
-    return fill(text.mb, { value: number(bytes / (1024 * 1024), 1) });
+    if (bytes < 1024 * 1024) return fill(text.kb, { size: number(bytes / 1024, bytes < 10240 ? 1 : 0) });
+    return fill(text.mb, { size: number(bytes / (1024 * 1024), 1) });
   }
 
   // ---- What the input accepts: ".ext", "type/*" or "type/subtype", as the chooser reads it.
@@ -125,7 +125,7 @@
     for (const file of files) {
       if (attached.some((item) => sameFile(item.file, file)) || welcome.some((item) => sameFile(item, file))) continue;
       if (!isAccepted(file)) refusals.push(fill(text.notAccepted, { name: file.name }));
-      else if (file.size > maxBytes) refusals.push(fill(text.tooLarge, { name: file.name, limit: text.limit }));
+      else if (file.size > maxBytes) refusals.push(fill(text.tooLarge, { name: file.name }));
       else welcome.push(file);
     }
     const room = Math.max(0, maxFiles - attached.length);
