@@ -5,6 +5,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -313,7 +314,10 @@ LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900)
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses a throttled login before any password check
-    "django.contrib.auth.backends.ModelBackend",
+    # Passwords; with LOCAL_LOGIN=superusers only a superuser's (every login form).
+    "conversations.company_sign_in.backends.LocalPasswordBackend",
+    # The company's identity provider (only with OIDC_ISSUER; see "Company sign-in" below).
+    "conversations.company_sign_in.backends.CompanyAccountBackend",
 ]
 AXES_HANDLER = "conversations.login_throttle.LoginThrottleHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]  # the handler's two counts
@@ -332,6 +336,32 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_ENABLE_ADMIN = False  # conversations/admin/logins.py registers the pages that have records
 AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 1000
 AXES_DISABLE_ACCESS_LOG = True
+
+# --- Company sign-in: OpenID Connect (mozilla-django-oidc; conversations/company_sign_in/) ----
+# Without OIDC_ISSUER none of it is active. The provider's endpoints come from its discovery
+# document, fetched when first needed (never here) and cached (provider.py).
+OIDC_ISSUER = env_str("OIDC_ISSUER", "").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_BUTTON_LABEL = env_str("OIDC_BUTTON_LABEL") or _("Sign in with your company account")
+OIDC_RP_SCOPES = " ".join(env_str("OIDC_SCOPES", "openid email profile").replace(",", " ").split())
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUPS_PREFIX = env_str("OIDC_GROUPS_PREFIX")
+OIDC_REVIEWER_GROUP = env_str("OIDC_REVIEWER_GROUP")
+# everyone: the password form works for every local account; superusers: only for superusers.
+LOCAL_LOGIN = env_str("LOCAL_LOGIN", "everyone").lower()
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)  # seconds, each request to the provider
+OIDC_RP_SIGN_ALGO = "RS256"  # verified against the provider's keys (its jwks_uri)
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint that ends the provider's session at sign-out
+OIDC_OP_LOGOUT_URL_METHOD = "conversations.company_sign_in.provider.logout_url"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+if OIDC_ISSUER:
+    # Sign-out is a form whose answer sends the browser on to the provider's end-session page.
+    SECURE_CSP["form-action"] = [CSP.SELF, "{0.scheme}://{0.netloc}".format(urlsplit(OIDC_ISSUER))]
 
 # Shared cache between worker processes: Redis when REDIS_URL is set.
 if REDIS_URL:

@@ -94,13 +94,24 @@ def lockout_response(request, original_response, credentials=None):
     return original_response
 
 
+SUPERUSERS_ONLY = _(
+    "Please enter the correct username and password of a superuser: passwords are for the "
+    "site's administrators only. Everyone else signs in with the company account (the button "
+    "above)."
+)
+
+
 class LockoutMessage:
     """Shows the lockout sentence instead of "wrong username or password" when axes refused
-    the login (it marks the request), whichever login form was used."""
+    the login (it marks the request), whichever login form was used; with LOCAL_LOGIN=
+    superusers, says that passwords are for superusers (the backend refuses the rest), without
+    telling whether the password was right."""
 
     def get_invalid_login_error(self):
         if getattr(self.request, "axes_locked_out", False):
             return locked_out_error(self.request)
+        if settings.LOCAL_LOGIN == "superusers":
+            return ValidationError(SUPERUSERS_ONLY, code="superusers_only")
         return super().get_invalid_login_error()
 
 
