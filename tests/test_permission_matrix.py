@@ -100,6 +100,9 @@ PRODUCT = {
     # Logging in and out, the health check and the language switcher.
     "login/": {"GET": (200, 302, 302, 302, 302, 302), "POST": (200, 302, 302, 302, 302, 302)},
     "logout/": {"GET": anyone(405), "POST": anyone(L)},
+    # The company sign-in: 404 without OIDC_ISSUER (as here); configured, tests/test_oidc.py.
+    "oidc/authenticate/": {"GET": anyone(404), "POST": anyone(405)},
+    "oidc/callback/": {"GET": anyone(404), "POST": anyone(405)},
     "health/": {"GET": anyone(200), "POST": anyone(405)},
     "i18n/setlang/": {"GET": anyone(302), "POST": anyone(302)},
     # The usage dashboard needs its permission (reviewers and administrators have it).
