@@ -287,3 +287,25 @@ def test_sign_out_ends_the_providers_session(company_sign_in):
     assert sent["id_token_hint"] == id_token
     assert sent["post_logout_redirect_uri"] == "http://testserver/login/"
     assert "_auth_user_id" not in client.session
+
+
+def test_settings_with_an_issuer_ask_the_provider_nothing_and_let_sign_out_reach_it():
+    """Loading the settings and the URLs fetches nothing (the issuer here answers nothing), and
+    the pages' CSP lets the sign-out form's answer lead to the provider (test_oidc_browser)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    issuer = f"http://127.0.0.1:{free_port()}/realms/staff"
+    code = (
+        "import django; django.setup(); import chatsite.urls; from django.conf import settings; "
+        "print(settings.SECURE_CSP['form-action'])"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "chatsite.settings", "OIDC_ISSUER": issuer}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "'self'" in done.stdout and issuer.removesuffix("/realms/staff") in done.stdout
