@@ -309,3 +309,9 @@ def test_settings_with_an_issuer_ask_the_provider_nothing_and_let_sign_out_reach
     )
     assert done.returncode == 0, done.stderr
     assert "'self'" in done.stdout and issuer.removesuffix("/realms/staff") in done.stdout
+
+
+def test_the_admin_login_page_offers_the_company_sign_in_first(company_sign_in):
+    page = Client().get("/admin/login/?next=/admin/").text
+    assert page.index("Sign in with your company account") < page.index('name="password"')
+    assert 'href="/oidc/authenticate/?next=/admin/"' in page

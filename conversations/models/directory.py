@@ -2,10 +2,14 @@
 provider an account belongs to, and which of its group memberships the directory gave, so that
 each sign-in adds and removes those and never touches what an administrator set by hand."""
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
 
 # The role the reviewer directory group (OIDC_REVIEWER_GROUP) gives (created by migration 0004).
 REVIEWER_ROLE = "Reviewer"
@@ -48,8 +52,12 @@ class DirectoryAccount(models.Model):
         directory gave earlier and no longer lists; keeps every membership given by hand."""
         user = self.user
         wanted = {Group.objects.get_or_create(name=name)[0] for name in directory_names}
-        if reviewer:
-            wanted.add(Group.objects.get(name=REVIEWER_ROLE))
+        role = Group.objects.filter(name=REVIEWER_ROLE).first() if reviewer else None
+        if role is not None:
+            wanted.add(role)
+        elif reviewer:
+            logger.error("the %r role is missing: run `manage.py migrate`", REVIEWER_ROLE)
+            reviewer = False
         held = set(user.groups.all())
         granted = set(self.granted_groups.all())
         user.groups.add(*(wanted - held))

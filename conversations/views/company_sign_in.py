@@ -82,7 +82,8 @@ class CompanySignInCallback(OIDCAuthenticationCallbackView):
                 request.GET.get("error_description", ""),
             )
             return failed(request, "denied" if error == "access_denied" else "provider_error")
-        if self.user is not None and not self.user.is_active:
+        user = getattr(self, "user", None)
+        if user is not None and not user.is_active:
             return failed(request, "inactive")
         return failed(request, getattr(request, "company_sign_in_refusal", "failed"))
 
