@@ -352,6 +352,9 @@ OIDC_REVIEWER_GROUP = env_str("OIDC_REVIEWER_GROUP")
 # everyone: the password form works for every local account; superusers: only for superusers.
 LOCAL_LOGIN = env_str("LOCAL_LOGIN", "everyone").lower()
 OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)  # seconds, each request to the provider
+# A company sign-in's session ends after this many hours (then the provider is asked again), so
+# a person the directory removes loses the site within them.
+OIDC_SESSION_HOURS = env_float("OIDC_SESSION_HOURS", 12.0)
 OIDC_RP_SIGN_ALGO = "RS256"  # verified against the provider's keys (its jwks_uri)
 OIDC_USE_PKCE = True
 OIDC_USE_NONCE = True

@@ -63,6 +63,7 @@ def test_first_sign_in_makes_the_account_with_its_directory_groups(company_sign_
     assert sorted(user.groups.values_list("name", flat=True)) == ["chat-sales"]
     assert client.get("/").status_code == 200
     assert DirectoryAccount.objects.get(user=user).subject == "sub-carol"
+    assert client.session.get_expiry_age() == 12 * 3600  # OIDC_SESSION_HOURS
 
 
 def test_groups_follow_the_directory_and_hand_made_ones_stay(company_sign_in):
@@ -137,6 +138,15 @@ def test_a_deactivated_account_cannot_sign_in_through_the_provider(company_sign_
     # Refused before anything changed: still the old groups.
     user = User.objects.get(username="carol")
     assert list(user.groups.values_list("name", flat=True)) == ["chat-sales"]
+
+
+def test_deactivating_someone_ends_their_company_session_at_once(company_sign_in):
+    carol(company_sign_in)
+    client, _answer = sign_in(company_sign_in, "sub-carol")
+    assert client.get("/").status_code == 200
+    User.objects.filter(username="carol").update(is_active=False)
+    answer = client.get("/")
+    assert answer.status_code == 302 and answer["Location"].startswith("/login/")
 
 
 def test_refused_consent_is_a_sentence_and_makes_nothing(company_sign_in):

@@ -77,6 +77,12 @@ class CompanyAccountBackend(OIDCAuthenticationBackend):
     def OIDC_OP_JWKS_ENDPOINT(self):
         return self.get_settings("OIDC_OP_JWKS_ENDPOINT")
 
+    def get_user(self, user_id):
+        """The signed-in person on each request, as Django's own backend gives them: none once
+        deactivated (the library's would keep them), so deactivating someone ends their
+        sessions at once."""
+        return ModelBackend.get_user(self, user_id)
+
     def authenticate(self, request, **kwargs):
         """Only the callback's call (it passes the nonce), never a password form's."""
         if not provider.enabled() or "nonce" not in kwargs:

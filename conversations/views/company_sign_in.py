@@ -7,6 +7,7 @@ import logging
 
 import jwt
 import requests
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from django.shortcuts import render
@@ -71,6 +72,14 @@ class CompanySignInStart(OIDCAuthenticationRequestView):
 
 class CompanySignInCallback(OIDCAuthenticationCallbackView):
     get_settings = staticmethod(provider.get_setting)
+
+    def login_success(self):
+        """The session lasts OIDC_SESSION_HOURS: then the person goes through the provider
+        again (at once when it still knows them), so that someone it no longer lets in loses
+        the site within that time even if nobody deactivates them here."""
+        response = super().login_success()
+        self.request.session.set_expiry(round(settings.OIDC_SESSION_HOURS * 3600))
+        return response
 
     def login_failure(self):
         request = self.request
