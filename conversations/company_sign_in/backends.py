@@ -116,7 +116,10 @@ class CompanyAccountBackend(OIDCAuthenticationBackend):
             raise refuse(self.request, "claims", "no sub claim")
         if not str(claims.get(settings.OIDC_USERNAME_CLAIM) or "").strip():
             raise refuse(
-                self.request, "claims", f"no {settings.OIDC_USERNAME_CLAIM!r} claim: {claims}"
+                self.request,
+                "claims",
+                f"no {settings.OIDC_USERNAME_CLAIM!r} claim among {sorted(claims)} "
+                f"(sub {claims['sub']!r})",
             )
         return True
 
