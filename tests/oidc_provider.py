@@ -44,6 +44,7 @@ class Provider:
     def stop(self):
         self.server.shutdown()
         self.thread.join(5)
+        self.server.server_close()
 
     def set_person(self, sub: str, **claims) -> None:
         response = httpx.put(f"{self.url}/users/{sub}", json=claims)

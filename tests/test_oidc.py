@@ -325,3 +325,27 @@ def test_the_admin_login_page_offers_the_company_sign_in_first(company_sign_in):
     page = Client().get("/admin/login/?next=/admin/").text
     assert page.index("Sign in with your company account") < page.index('name="password"')
     assert 'href="/oidc/authenticate/?next=/admin/"' in page
+
+
+def test_a_provider_gone_down_during_the_sign_in_is_a_sentence(settings, monkeypatch):
+    """Discovery answered (and is cached, so the button works without asking again), then the
+    provider went away before the site could exchange the code."""
+    from django.core.cache import cache
+
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+    provider = Provider().start()
+    settings.OIDC_ISSUER = provider.url
+    settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET = CLIENT_ID, "secret"
+    cache.clear()
+    try:
+        carol(provider)
+        client = Client()
+        start = client.get("/oidc/authenticate/")
+        callback = provider.consent(start["Location"], "sub-carol")
+        assert cache.get(f"oidc-discovery:{provider.url}")["issuer"] == provider.url
+    finally:
+        provider.stop()
+    answer = client.get(callback.removeprefix("http://testserver"))
+    assert answer.status_code == 503 and "did not answer" in answer.text
+    assert not User.objects.filter(username="carol").exists()
+    cache.clear()
