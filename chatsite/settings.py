@@ -313,7 +313,8 @@ LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900)
 # and the header is ignored. Behind a proxy that is not listed, every login shares its address.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # refuses a throttled login before any password check
+    # Refuses a throttled password login before any password check (not the company sign-in).
+    "conversations.login_throttle.PasswordLoginThrottle",
     # Passwords; with LOCAL_LOGIN=superusers only a superuser's (every login form).
     "conversations.company_sign_in.backends.LocalPasswordBackend",
     # The company's identity provider (only with OIDC_ISSUER; see "Company sign-in" below).

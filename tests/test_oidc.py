@@ -78,6 +78,18 @@ def test_groups_follow_the_directory_and_hand_made_ones_stay(company_sign_in):
     assert User.objects.filter(username="carol").count() == 1
 
 
+def test_a_membership_given_by_hand_stays_when_the_directory_drops_it(company_sign_in):
+    sales = Group.objects.create(name="chat-sales")  # made beforehand, e.g. for its quota
+    user = User.objects.create_user("carol")
+    user.groups.add(sales)
+    carol(company_sign_in, groups=["chat-sales", "chat-legal"])
+    sign_in(company_sign_in, "sub-carol")
+    assert sorted(user.groups.values_list("name", flat=True)) == ["chat-legal", "chat-sales"]
+    carol(company_sign_in, groups=[])
+    sign_in(company_sign_in, "sub-carol")
+    assert list(user.groups.values_list("name", flat=True)) == ["chat-sales"]
+
+
 def test_the_reviewer_group_makes_a_reviewer_and_leaving_it_unmakes_one(company_sign_in):
     role("Reviewer")
     carol(company_sign_in, groups=["chat-reviewers", "chat-sales"])
@@ -277,6 +289,26 @@ def test_local_login_for_superusers_still_counts_failures(settings):
         client.post("/login/", {"username": "sue", "password": "wrong"})
     answer = client.post("/login/", {"username": "sue", "password": PASSWORD})
     assert answer.status_code == 429 and "_auth_user_id" not in client.session
+
+
+def test_an_address_throttled_for_passwords_still_signs_in_with_the_company(
+    company_sign_in, settings
+):
+    from axes.models import AccessAttempt
+
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 2
+    for name in ("x", "y"):
+        Client().post("/login/", {"username": name, "password": "guess"})
+    assert Client().post("/login/", {"username": "z", "password": "guess"}).status_code == 429
+    carol(company_sign_in)
+    client, answer = sign_in(company_sign_in, "sub-carol")
+    assert answer.status_code == 302 and "_auth_user_id" in client.session
+    # Nor does a refused company sign-in count as a failed login.
+    User.objects.filter(username="carol").update(is_active=False)
+    before = list(AccessAttempt.objects.values_list("username", "failures_since_start"))
+    _client, answer = sign_in(company_sign_in, "sub-carol")
+    assert answer.status_code == 403
+    assert list(AccessAttempt.objects.values_list("username", "failures_since_start")) == before
 
 
 def test_a_missing_client_secret_stops_the_start(settings):
