@@ -362,7 +362,6 @@ OIDC_USE_NONCE = True
 OIDC_STORE_ID_TOKEN = True  # the hint that ends the provider's session at sign-out
 OIDC_OP_LOGOUT_URL_METHOD = "conversations.company_sign_in.provider.logout_url"
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
-LOGIN_REDIRECT_URL_FAILURE = "login"
 if OIDC_ISSUER:
     # Sign-out is a form whose answer sends the browser on to the provider's end-session page.
     SECURE_CSP["form-action"] = [CSP.SELF, "{0.scheme}://{0.netloc}".format(urlsplit(OIDC_ISSUER))]

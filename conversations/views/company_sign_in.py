@@ -108,7 +108,7 @@ def start(request):
         raise Http404
     try:
         return CompanySignInStart.as_view()(request)
-    except ProviderUnavailable:
+    except provider.ProviderUnavailable:
         return failed(request, "down")
 
 
@@ -123,7 +123,7 @@ def callback(request):
         return failed(request, "state")
     try:
         return CompanySignInCallback.as_view()(request)
-    except (ProviderUnavailable, requests.RequestException) as error:
+    except (provider.ProviderUnavailable, requests.RequestException) as error:
         logger.warning("company sign-in: the provider failed: %r", error)
         return failed(request, "down")
     except (SuspiciousOperation, jwt.InvalidTokenError) as error:
@@ -131,5 +131,5 @@ def callback(request):
         return failed(request, "token")
 
 
-ProviderUnavailable = provider.ProviderUnavailable
+# Replaces Django's LogoutView at /logout/ (a POST, as before): the provider's session ends too.
 sign_out = CompanySignOut.as_view()
