@@ -116,8 +116,16 @@ class SendForm(ConversationSettingsForm):
     conversation = forms.UUIDField(required=False, widget=forms.HiddenInput)
     client_token = forms.UUIDField(widget=forms.HiddenInput)
 
+    def __init__(self, *args, has_files: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A message may be only attachments.
+        self.has_files = has_files
+        self.fields["message"].required = not has_files
+
     def clean_message(self) -> str:
         message = self.cleaned_data["message"]
+        if not message.strip() and getattr(self, "has_files", False):
+            return message.strip()
         if not message.strip():
             raise forms.ValidationError(_("Type a message first."), code="empty")
         if len(message) > settings.MAX_MESSAGE_CHARS:

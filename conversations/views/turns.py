@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from conversations import generation, live_channel
+from conversations.attachments import intake, store
+from conversations.attachments.refusals import Refused
 from conversations.forms import EditForm, SendForm, VersionForm, first_error
 from conversations.models import (
     Conversation,
@@ -66,13 +68,19 @@ VERSION_BUSY_MESSAGE = gettext_lazy(
 def send(request):
     """Under the server's handler (chatsite/asgi.py) the middleware and all of this run in one
     trip to the shared worker thread."""
-    form = SendForm(request.POST)
+    files = request.FILES.getlist("attachments")
+    form = SendForm(request.POST, has_files=bool(files))
     if not form.is_valid():
         return _composer_error(request, None, form, first_error(form), 400)
     try:
-        with transaction.atomic():
-            conversation, reply, created = _submit(request.user, form)
+        # Read and converted before the transaction (a multipart send has its own thread).
+        intakes = intake.read_all(files)
+        with store.removed_unless_committed(), transaction.atomic():
+            conversation, reply, created = _submit(request.user, form, intakes)
             payload = generation.prepare(reply) if created else {}
+    except Refused as refusal:
+        conversation = _conversation_or_none(request.user, form)
+        return _composer_error(request, conversation, form, str(refusal), refusal.status)
     except ConversationBusy:
         conversation = get_conversation_for_user(request.user, form.cleaned_data["conversation"])
         return _composer_error(request, conversation, form, str(BUSY_MESSAGE), 409)
@@ -119,15 +127,22 @@ def _limit_error(request, conversation, form, refusal: RateLimited | QuotaExceed
     return response
 
 
-def _submit(user, form: SendForm) -> tuple[Conversation, Reply, bool]:
+def _submit(user, form: SendForm, intakes) -> tuple[Conversation, Reply, bool]:
     conversation_id = form.cleaned_data["conversation"]
     if conversation_id:
         conversation = get_conversation_for_user(user, conversation_id)
     else:
         conversation = Conversation(owner=user)
     form.apply_to(conversation)
+    message = form.cleaned_data["message"]
+    if not message and intakes and not conversation.title:
+        conversation.title = conversation.title_from_message(intakes[0].name)
     reply, created = Reply.objects.submit(
-        user, conversation, form.cleaned_data["message"], form.cleaned_data["client_token"]
+        user,
+        conversation,
+        message,
+        form.cleaned_data["client_token"],
+        attach=(lambda reply: store.attach(reply, intakes)) if intakes else None,
     )
     return reply.conversation, reply, created
 

@@ -1,0 +1,48 @@
+"""A turn's files as the relay's input parts: images as `input_image` (a data URL of the
+re-encoded image), PDFs as `input_file` (`file_data`, with the file name), text and office
+files as `input_text` headed by the file name. The message's own text is the first part."""
+
+import base64
+from typing import Any
+
+from conversations.attachments.intake import file_heading
+from conversations.models import Attachment
+
+
+def _data_url(attachment: Attachment) -> str:
+    with attachment.file.open("rb") as source:
+        data = source.read()
+    content_type = attachment.content_type.split(";", 1)[0]
+    return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def file_part(attachment: Attachment) -> dict[str, Any]:
+    if attachment.kind == Attachment.Kind.IMAGE:
+        return {"type": "input_image", "image_url": _data_url(attachment)}
+    if attachment.kind == Attachment.Kind.PDF:
+        return {
+            "type": "input_file",
+            "filename": attachment.name,
+            "file_data": _data_url(attachment),
+        }
+    return {"type": "input_text", "text": file_heading(attachment.name) + attachment.text}
+
+
+def user_content(text: str, attachments: list[Attachment]) -> str | list[dict[str, Any]]:
+    """A user message's `content`: the plain text when it has no files (as before files
+    existed), else its parts."""
+    if not attachments:
+        return text
+    parts: list[dict[str, Any]] = [{"type": "input_text", "text": text}] if text else []
+    return parts + [file_part(attachment) for attachment in attachments]
+
+
+def uploaded_by_reply(reply_ids) -> dict[Any, list[Attachment]]:
+    """The attached files of these turns, in order, by reply id (one query)."""
+    files: dict[Any, list[Attachment]] = {}
+    rows = Attachment.objects.filter(
+        reply_id__in=list(reply_ids), origin=Attachment.Origin.UPLOADED
+    ).order_by("position")
+    for attachment in rows:
+        files.setdefault(attachment.reply_id, []).append(attachment)
+    return files
