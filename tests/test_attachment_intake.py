@@ -16,7 +16,7 @@ def test_a_photo_loses_its_exif_and_gps_is_turned_upright_and_downscaled(setting
     settings.ATTACHMENT_IMAGE_MAX_SIDE = 1024
     read = intake.read_bytes(files.jpeg_with_gps(3000, 2000, orientation=6), "holiday.jpeg")
     assert read.kind == "image" and read.content_type == "image/jpeg"
-    # Orientation 6 turns a 3000×2000 photo upright (2000×3000), then 1024 on its longest side.
+    # Orientation 6 turns a 3000x2000 photo upright (2000x3000), then 1024 on its longest side.
     assert (read.width, read.height) == (683, 1024)
     with Image.open(io.BytesIO(read.data)) as image:
         assert image.size == (683, 1024)
@@ -24,7 +24,7 @@ def test_a_photo_loses_its_exif_and_gps_is_turned_upright_and_downscaled(setting
         assert "exif" not in image.info and "icc_profile" not in image.info
     assert b"PhoneMaker" not in read.data and b"GPS" not in read.data
     assert read.name == "holiday.jpg"
-    # Shorter side already under 768: 683×1024 is 2 × 2 tiles of 512.
+    # Shorter side already under 768: 683x1024 is 2 x 2 tiles of 512.
     assert read.estimated_tokens == 85 + 170 * 2 * 2
 
 

@@ -14,7 +14,6 @@ from django.db.models import Sum
 from conversations.attachments import images, refusals
 from conversations.attachments.intake import Intake
 from conversations.models import Attachment, Reply
-from conversations.models.attachments import attachment_storage
 
 # The names written in the current transaction (removed_unless_committed), per request.
 _written: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
@@ -40,7 +39,7 @@ def removed_unless_committed() -> Iterator[list[str]]:
     try:
         yield written
     except BaseException:
-        storage = attachment_storage()
+        storage = Attachment._meta.get_field("file").storage
         for name in written:
             storage.delete(name)
         raise
