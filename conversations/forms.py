@@ -150,6 +150,12 @@ class EditForm(VersionForm):
 
     message = forms.CharField(label=_("Message"), strip=False)
 
+    def __init__(self, *args, has_files: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A turn with files may be edited to no text at all.
+        self.has_files = has_files
+        self.fields["message"].required = not has_files
+
     clean_message = SendForm.clean_message
 
 

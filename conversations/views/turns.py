@@ -8,6 +8,7 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.db import OperationalError, transaction
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -236,7 +237,7 @@ def edit(request, reply_id: uuid.UUID) -> HttpResponse:
     """A new version of a turn with the message the user edited; the message is stored
     before the relay is called, as when sending."""
     reply = get_reply_for_user(request.user, reply_id)
-    form = EditForm(request.POST)
+    form = EditForm(request.POST, has_files=reply.attachments.exists())
     if not form.is_valid():
         return _version_refused(request, reply, first_error(form), 400)
     message, token = form.cleaned_data["message"], form.cleaned_data["client_token"]
@@ -285,6 +286,8 @@ def _version_refused(request, reply: Reply, message: str, status: int) -> HttpRe
 def _transcript_response(request, conversation: Conversation) -> HttpResponse:
     if not request.htmx:
         return redirect(conversation)
-    context = {"conversation": conversation, "replies": conversation.transcript()}
+    replies = conversation.transcript()
+    prefetch_related_objects(replies, "attachments")
+    context = {"conversation": conversation, "replies": replies}
     html = render_to_string("conversations/chat.html#versions-changed", context, request=request)
     return HttpResponse(html)
