@@ -41,7 +41,7 @@ def my_usage(request):
 def month_image_tokens(user, month) -> int:
     """Input tokens of images (attached or in the history) in this month's replies, as the relay
     reported them (either naming scheme: upstream.parse_usage)."""
-    replies = Reply.objects.filter(user=user, created_at__gte=month)
+    replies = Reply.objects.filter(user=user, created_at__date__gte=month)
     return replies.aggregate(total=Sum("input_image_tokens"))["total"] or 0
 
 
