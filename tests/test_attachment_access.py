@@ -49,6 +49,7 @@ def test_the_owner_gets_an_image_inline_and_a_pdf_as_a_download(alice, alice_cli
     assert shown["Content-Disposition"] == 'inline; filename="chart.jpg"'
     assert shown["X-Content-Type-Options"] == "nosniff"
     assert shown["Cache-Control"].startswith("private")
+    assert shown["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert b"".join(shown.streaming_content) == image.file.storage.open(image.file.name).read()
     downloaded = alice_client.get(f"/files/{pdf.pk}/")
     assert downloaded["Content-Disposition"] == 'attachment; filename="report.pdf"'

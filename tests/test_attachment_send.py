@@ -78,6 +78,9 @@ def test_image_pdf_and_text_reach_the_relay_as_parts(asgi_server, browser_sessio
     stored = list(reply.attachments.order_by("position"))
     assert [a.kind for a in stored] == ["image", "pdf", "text"]
     assert all(a.file.storage.exists(a.file.name) for a in stored)
+    # The new turn, as the page gets it, shows the files.
+    assert f'src="/files/{stored[0].pk}/"' in response.text
+    assert f'href="/files/{stored[1].pk}/" download' in response.text
 
 
 def test_a_message_may_be_only_files_and_is_titled_by_the_first(
