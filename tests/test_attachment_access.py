@@ -135,3 +135,23 @@ def test_my_usage_shows_the_storage_used(alice, alice_client, settings):
     assert "5.0\xa0MB" in page and 'id="attachment-storage"' in page
     assert f"{(image.size + pdf.size) / 1024:.1f}\xa0KB" in page
     assert '<dd id="month-image-tokens">1,234</dd>' in page
+
+
+def test_deleted_conversations_lose_their_files_after_undo_unless_held(
+    alice, settings, django_capture_on_commit_callbacks
+):
+    """With deleted conversations not kept, the owner's next visit removes what they deleted
+    longer ago than Undo allows, files included; a legal hold keeps conversation and files."""
+    from conversations.models.chat import UNDO_WINDOW
+
+    settings.KEEP_DELETED_CONVERSATIONS = False
+    gone, gone_image, _ = conversation_with_files(alice)
+    held, held_image, _ = conversation_with_files(alice, legal_hold=True)
+    long_ago = timezone.now() - UNDO_WINDOW - timedelta(minutes=1)
+    Conversation.objects.filter(pk__in=[gone.pk, held.pk]).update(deleted_at=long_ago)
+    storage = gone_image.file.storage
+    with django_capture_on_commit_callbacks(execute=True):
+        Conversation.objects.purge_lapsed_deletes(alice)
+    assert not storage.exists(gone_image.file.name)
+    assert storage.exists(held_image.file.name)
+    assert Conversation.objects.filter(pk=held.pk).exists()
