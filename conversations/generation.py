@@ -14,6 +14,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from conversations import live as live_registry
@@ -21,7 +22,7 @@ from conversations import live_channel, relay_status, upstream
 from conversations.attachments import parts
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import WORKER, LiveReply
-from conversations.models import Conversation, OutputLimit, Reply
+from conversations.models import Attachment, Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
 from conversations.work_threads import database_work
@@ -446,7 +447,7 @@ def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> d
     if not live.accepted:
         return {}
     sent = payload.get("instructions", "") + _input_text(payload["input"])
-    input_tokens = estimate_tokens(sent)
+    input_tokens = estimate_tokens(sent) + _files_estimate(live, payload)
     output_tokens = estimate_tokens(live.text + live.refusal)
     reasoning_tokens = estimate_tokens(live.reasoning)
     return {
@@ -457,6 +458,28 @@ def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> d
         "usage_estimated": True,
         "usage_raw": None,
     }
+
+
+def _files_estimate(live: LiveReply, payload: dict[str, Any]) -> int:
+    """The estimate stored with each image and PDF sent (text and office files are in the
+    text already): this turn's, and with the whole history sent, the earlier turns' too."""
+    ids = [live.reply_id]
+    if isinstance(payload["input"], list) and len(payload["input"]) > 1:
+        parents = dict(
+            Reply.objects.filter(conversation_id=live.conversation_id).values_list(
+                "pk", "parent_id"
+            )
+        )
+        node = parents.get(live.reply_id)
+        while node is not None:
+            ids.append(node)
+            node = parents.get(node)
+    sent = Attachment.objects.filter(
+        reply_id__in=ids,
+        origin=Attachment.Origin.UPLOADED,
+        kind__in=[Attachment.Kind.IMAGE, Attachment.Kind.PDF],
+    )
+    return sent.aggregate(total=Sum("estimated_tokens"))["total"] or 0
 
 
 def _input_text(value: Any) -> str:

@@ -217,3 +217,22 @@ def test_regenerate_keeps_the_turns_files_as_copies(asgi_server, browser_session
     storage = copy.file.storage
     Conversation.objects.filter(pk=original.conversation_id).delete()
     assert not any(storage.exists(name) for name in names)
+
+
+def test_without_usage_from_the_relay_the_estimate_counts_the_image(
+    asgi_server, browser_session, fake_upstream
+):
+    fake_upstream.queue({"behaviour": "ok", "text": "Seen.", "usage": "none"})
+    post_files(browser_session, message="Hi", attachments=[("a.png", files.png(), "image/png")])
+    reply = wait_for_reply_sync(Reply.objects.get().pk)
+    assert reply.usage_estimated
+    assert reply.input_tokens >= reply.attachments.get().estimated_tokens == 765
+
+
+def test_image_tokens_in_the_chat_naming_scheme_are_stored(
+    asgi_server, browser_session, fake_upstream
+):
+    fake_upstream.queue({"behaviour": "ok", "text": "Seen.", "usage": "chat"})
+    post_files(browser_session, message="Hi", attachments=[("a.png", files.png(), "image/png")])
+    reply = wait_for_reply_sync(Reply.objects.get().pk)
+    assert not reply.usage_estimated and reply.input_image_tokens == 765
