@@ -155,3 +155,18 @@ def test_deleted_conversations_lose_their_files_after_undo_unless_held(
     assert not storage.exists(gone_image.file.name)
     assert storage.exists(held_image.file.name)
     assert Conversation.objects.filter(pk=held.pk).exists()
+
+
+def test_a_reviewer_exports_the_zip_from_the_admin_and_it_is_recorded(
+    alice, reviewer, reviewer_client
+):
+    conversation, _, _ = conversation_with_files(alice)
+    response = reviewer_client.post(
+        "/admin/conversations/conversation/",
+        {"action": "export_zip", "_selected_action": [str(conversation.pk)]},
+    )
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert len([name for name in archive.namelist() if name.startswith("files/")]) == 2
+    entry = ReviewAccess.objects.get()
+    assert (entry.actor, entry.action, entry.conversation) == (reviewer, "exported", conversation)
