@@ -39,12 +39,17 @@ def removed_unless_committed() -> Iterator[list[str]]:
     try:
         yield written
     except BaseException:
-        storage = Attachment._meta.get_field("file").storage
-        for name in written:
-            storage.delete(name)
+        remove(written)
         raise
     finally:
         _written.reset(token)
+
+
+def remove(names: list[str]) -> None:
+    """Removes files whose rows were rolled back."""
+    storage = Attachment._meta.get_field("file").storage
+    for name in names:
+        storage.delete(name)
 
 
 def _note_written(name: str) -> None:

@@ -76,9 +76,11 @@ def send(request):
     try:
         # Read and converted before the transaction (a multipart send has its own thread).
         intakes = intake.read_all(files)
-        with store.removed_unless_committed(), transaction.atomic():
+        with store.removed_unless_committed() as written, transaction.atomic():
             conversation, reply, created = _submit(request.user, form, intakes)
             payload = generation.prepare(reply) if created else {}
+        if not created:  # a replayed form: files written before its turn was found went back
+            store.remove(written)
     except Refused as refusal:
         conversation = _conversation_or_none(request.user, form)
         return _composer_error(request, conversation, form, str(refusal), refusal.status)
