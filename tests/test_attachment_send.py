@@ -236,3 +236,18 @@ def test_image_tokens_in_the_chat_naming_scheme_are_stored(
     post_files(browser_session, message="Hi", attachments=[("a.png", files.png(), "image/png")])
     reply = wait_for_reply_sync(Reply.objects.get().pk)
     assert not reply.usage_estimated and reply.input_image_tokens == 765
+
+
+def test_edit_keeps_the_files_and_may_leave_no_text(asgi_server, browser_session, fake_upstream):
+    post_files(browser_session, message="Read", attachments=[("n.txt", b"hello", "text/plain")])
+    original = wait_for_reply_sync(Reply.objects.get().pk)
+    response = browser_session.post(
+        f"/r/{original.pk}/edit/",
+        data={"client_token": str(uuid.uuid4()), "message": ""},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200, response.text
+    edited = wait_for_reply_sync(Reply.objects.exclude(pk=original.pk).get().pk)
+    assert edited.user_input == "" and [a.name for a in edited.attachments.all()] == ["n.txt"]
+    [message] = fake_upstream.requests[-1]["json"]["input"]
+    assert message["content"] == [{"type": "input_text", "text": "File: n.txt\n\nhello"}]
