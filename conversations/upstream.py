@@ -325,8 +325,18 @@ async def _http_error(response: httpx.Response) -> UpstreamError:
 
 
 def _json_bytes(body: dict[str, Any]) -> bytes:
-    """The request body as httpx's json= writes it (compact, UTF-8)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    """The request body as httpx's json= writes it (compact, UTF-8). A value with an
+    `as_json()` is written as what that returns, read now (a stored file's data URL)."""
+    return json.dumps(
+        body, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_read_later
+    ).encode()
+
+
+def _read_later(value: Any) -> Any:
+    as_json = getattr(value, "as_json", None)
+    if callable(as_json):
+        return as_json()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
@@ -337,8 +347,9 @@ async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
     client = _client()
     body = {**payload, "stream": True}
     if isinstance(payload.get("input"), list):
-        # Content parts (files as base64, megabytes of them) or a whole history: encoded in a
-        # worker thread, never on the event loop that streams every other reply.
+        # Content parts (files read and encoded as base64 now, megabytes of them) or a whole
+        # history: written in a worker thread, never on the event loop that streams every
+        # other reply, nor on the thread of the send or reply action that prepared it.
         content = await asyncio.to_thread(_json_bytes, body)
         headers = {**_headers(), "Content-Type": "application/json"}
         request = client.build_request(

@@ -3,27 +3,42 @@ re-encoded image), PDFs as `input_file` (`file_data`, with the file name), text 
 files as `input_text` headed by the file name. The message's own text is the first part."""
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 from conversations.attachments.intake import file_heading
 from conversations.models import Attachment
 
 
-def _data_url(attachment: Attachment) -> str:
-    with attachment.file.open("rb") as source:
-        data = source.read()
+@dataclass(frozen=True)
+class DataURL:
+    """A stored file's data URL, read and encoded only when the request is written
+    (upstream.stream_response writes a request with parts in a worker thread): the request
+    prepared in a send's or a reply action's thread holds names, not megabytes."""
+
+    storage: Any
+    name: str
+    content_type: str
+
+    def as_json(self) -> str:
+        with self.storage.open(self.name, "rb") as source:
+            data = source.read()
+        return f"data:{self.content_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def data_url(attachment: Attachment) -> DataURL:
     content_type = attachment.content_type.split(";", 1)[0]
-    return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
+    return DataURL(attachment.file.storage, attachment.file.name, content_type)
 
 
 def file_part(attachment: Attachment) -> dict[str, Any]:
     if attachment.kind == Attachment.Kind.IMAGE:
-        return {"type": "input_image", "image_url": _data_url(attachment)}
+        return {"type": "input_image", "image_url": data_url(attachment)}
     if attachment.kind == Attachment.Kind.PDF:
         return {
             "type": "input_file",
             "filename": attachment.name,
-            "file_data": _data_url(attachment),
+            "file_data": data_url(attachment),
         }
     return {"type": "input_text", "text": file_heading(attachment.name) + attachment.text}
 
