@@ -123,7 +123,9 @@ class SendForm(ConversationSettingsForm):
         self.fields["message"].required = not has_files
 
     def clean_message(self) -> str:
-        message = self.cleaned_data["message"]
+        # Line ends as typed: a form posted as multipart/form-data (the composer, which carries
+        # files) has its newlines sent as CRLF.
+        message = self.cleaned_data["message"].replace("\r\n", "\n")
         if not message.strip() and getattr(self, "has_files", False):
             return message.strip()
         if not message.strip():

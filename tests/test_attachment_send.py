@@ -251,3 +251,12 @@ def test_edit_keeps_the_files_and_may_leave_no_text(asgi_server, browser_session
     assert edited.user_input == "" and [a.name for a in edited.attachments.all()] == ["n.txt"]
     [message] = fake_upstream.requests[-1]["json"]["input"]
     assert message["content"] == [{"type": "input_text", "text": "File: n.txt\n\nhello"}]
+
+
+def test_a_multipart_message_keeps_its_line_ends_as_typed(
+    asgi_server, browser_session, fake_upstream
+):
+    """Browsers send a textarea's newlines as CRLF in multipart/form-data."""
+    response = post_files(browser_session, message="First line\r\nsecond line")
+    assert response.status_code == 200
+    assert Reply.objects.get().user_input == "First line\nsecond line"
