@@ -257,6 +257,10 @@ def test_a_multipart_message_keeps_its_line_ends_as_typed(
     asgi_server, browser_session, fake_upstream
 ):
     """Browsers send a textarea's newlines as CRLF in multipart/form-data."""
-    response = post_files(browser_session, message="First line\r\nsecond line")
+    response = post_files(
+        browser_session,
+        message="First line\r\nsecond line",
+        attachments=[("n.txt", b"note", "text/plain")],
+    )
     assert response.status_code == 200
     assert Reply.objects.get().user_input == "First line\nsecond line"
