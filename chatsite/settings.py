@@ -239,6 +239,19 @@ DEMO_TOKEN_DELAY_MS = env_int("DEMO_TOKEN_DELAY_MS", 30)
 
 # --- Chat behaviour -----------------------------------------------------------------------
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000)
+# Attachments (conversations/attachments): per file, per message, per person's storage, and the
+# longest side images are downscaled to. The request body may hold every file of a message and
+# the form (DATA_UPLOAD_MAX_MEMORY_SIZE counts the form without its files); uploads larger than
+# FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to a temporary file instead of memory.
+MAX_ATTACHMENT_MB = env_int("MAX_ATTACHMENT_MB", 20)
+MAX_ATTACHMENTS_PER_MESSAGE = env_int("MAX_ATTACHMENTS_PER_MESSAGE", 10)
+ATTACHMENT_STORAGE_PER_USER_MB = env_int("ATTACHMENT_STORAGE_PER_USER_MB", 1024)
+ATTACHMENT_IMAGE_MAX_SIDE = env_int("ATTACHMENT_IMAGE_MAX_SIDE", 2048)
+ATTACHMENT_TEXT_MAX_CHARS = env_int("ATTACHMENT_TEXT_MAX_CHARS", 200_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440 + MAX_MESSAGE_CHARS * 4
+# More files than the limit still reach the send view, which refuses them with a sentence.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_ATTACHMENTS_PER_MESSAGE * 2)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # The conversation settings' "Advanced" section (temperature, top p, max output tokens,
 # reasoning effort and summary, truncation). Off: nobody sees or changes them; the defaults
 # (or a conversation's existing values) apply.
