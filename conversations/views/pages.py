@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations import live, live_channel, relay_status, undo
+from conversations.attachments.intake import limits_context as attachment_limits
 from conversations.forms import ConversationSettingsForm, RenameForm, SendForm, first_error
 from conversations.models import Conversation, QuotaStatus, Reply
 from conversations.recovery import interrupt, interrupt_if_stale
@@ -31,7 +32,8 @@ from conversations.views.organise import conversation_in_address, shown_conversa
 
 def chat_context(request, conversation: Conversation | None, form=None) -> dict:
     replies = conversation.transcript() if conversation else []
-    prefetch_related_objects(replies, "feedback")  # one query for every reply's feedback control
+    # One query each for every reply's feedback control and files.
+    prefetch_related_objects(replies, "feedback", "attachments")
     for reply in replies:
         current = live.get(reply.id)
         if current is not None:
@@ -48,6 +50,7 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         # The reply being written, which the composer's Stop stops (its Send comes back after).
         "writing": next((reply for reply in replies if reply.is_generating), None),
         "slow_notice_seconds": settings.REPLY_SLOW_NOTICE_SECONDS,
+        "attachment_limits": attachment_limits(),
         "sidebar": sidebar_conversations(
             request.user,
             limit=SIDEBAR_MAX if request.GET.get("more") else SIDEBAR_FIRST,
@@ -61,30 +64,6 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         # Without JavaScript: the header's title as a box to rename it (the menu's Rename).
         "renaming": conversation is not None and "rename" in request.GET,
         "toast": undo.take(request),
-        "attachment_limits": attachment_limits(),
-    }
-
-
-# What the composer's file input accepts (the server decides from the content; this only lets
-# the browser's chooser and the page's early check offer the same kinds).
-ATTACHMENT_ACCEPT = ",".join(
-    [
-        "image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf", "text/*",
-        ".png", ".jpg", ".jpeg", ".webp", ".gif", ".pdf", ".txt", ".md", ".markdown", ".csv",
-        ".tsv", ".json", ".xml", ".yaml", ".yml", ".toml", ".ini", ".log", ".html", ".css",
-        ".js", ".ts", ".py", ".java", ".c", ".h", ".cpp", ".cs", ".go", ".rs", ".rb", ".php",
-        ".sh", ".sql", ".swift", ".kt", ".docx", ".xlsx", ".pptx",
-    ]
-)  # fmt: skip
-
-
-def attachment_limits() -> dict:
-    """The limits the composer checks before sending: the same as the send view's."""
-    return {
-        "max_mb": settings.MAX_ATTACHMENT_MB,
-        "max_bytes": settings.MAX_ATTACHMENT_MB * 1024 * 1024,
-        "max_files": settings.MAX_ATTACHMENTS_PER_MESSAGE,
-        "accept": ATTACHMENT_ACCEPT,
     }
 
 
