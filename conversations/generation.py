@@ -20,7 +20,7 @@ from conversations import live as live_registry
 from conversations import live_channel, relay_status, upstream
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import WORKER, LiveReply
-from conversations.models import Conversation, OutputLimit, Reply
+from conversations.models import AIModel, Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
 from conversations.work_threads import database_work
@@ -179,10 +179,7 @@ def build_payload(
     if reasoning:
         payload["reasoning"] = reasoning
     payload["truncation"] = conversation.truncation
-    if conversation.tools:
-        payload["tools"] = conversation.tools
-    if conversation.tool_choice is not None:
-        payload["tool_choice"] = conversation.tool_choice
+    payload.update(hosted_tools(reply.model, conversation.web_search))
     previous = reply.parent
     if previous is None:
         return payload
@@ -195,6 +192,24 @@ def build_payload(
     else:
         payload["input"] = history_input(conversation, reply)
     return payload
+
+
+def hosted_tools(model_id: str, web_search: str) -> dict[str, Any]:
+    """`tools` and `tool_choice` for a turn: only the hosted tools the model's catalogue entry
+    allows (the site runs no code for a model, so function tools are never sent, whatever a
+    conversation stores). Web search "always" names the tool; "off" leaves it out of `tools`
+    altogether rather than sending it with tool_choice "none": a relay that does not know the
+    tool then still answers, and other hosted tools stay usable. Nothing when no tool is left."""
+    model = AIModel.cached(model_id)
+    tools = model.hosted_tools() if model is not None else []
+    if web_search == Conversation.WebSearch.OFF:
+        tools = [tool for tool in tools if tool["type"] != "web_search"]
+    if not tools:
+        return {}
+    searching = any(tool["type"] == "web_search" for tool in tools)
+    if searching and web_search == Conversation.WebSearch.ALWAYS:
+        return {"tools": tools, "tool_choice": {"type": "web_search"}}
+    return {"tools": tools, "tool_choice": "auto"}
 
 
 def history_input(conversation: Conversation, reply: Reply) -> list[dict[str, str]]:

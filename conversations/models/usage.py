@@ -54,6 +54,13 @@ class RateLimited(Exception):
 PRICE = {"max_digits": 12, "decimal_places": 6, "null": True, "blank": True}
 
 
+class SearchContextSize(models.TextChoices):
+    DEFAULT = "", _("Relay default")
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+
+
 class AIModel(models.Model):
     """A model staff may pick, with its prices per million tokens. When the catalogue is empty
     the RESPONSES_MODELS list is used; `seed_from_settings` copies that list in."""
@@ -66,6 +73,31 @@ class AIModel(models.Model):
     cached_input_price = models.DecimalField(_("cached input price per million tokens"), **PRICE)
     output_price = models.DecimalField(_("output price per million tokens"), **PRICE)
     currency = models.CharField(_("currency"), max_length=3, default="USD")
+    # Hosted tools the relay runs for this model (the site itself never runs code for a model,
+    # so function tools are never offered). Sent with every turn of a conversation on it.
+    web_search = models.BooleanField(
+        _("web search"),
+        default=False,
+        help_text=_("Let the model search the web and cite its sources."),
+    )
+    web_search_context_size = models.CharField(
+        _("search context size"),
+        max_length=6,
+        choices=SearchContextSize.choices,
+        blank=True,
+        help_text=_("How much of the pages found the model reads (empty: the relay's default)."),
+    )
+    web_search_domains = models.JSONField(
+        _("allowed domains"),
+        default=list,
+        blank=True,
+        help_text=_("Search only these sites (empty: the whole web)."),
+    )
+    image_generation = models.BooleanField(
+        _("image generation"),
+        default=False,
+        help_text=_("Let the model make images; they are stored and shown by this site."),
+    )
 
     class Meta:
         verbose_name = _("model")
@@ -103,6 +135,21 @@ class AIModel(models.Model):
             + Decimal(max(output_tokens, 0)) * max(self.output_price, ZERO)
         ) / MILLION
         return max(cost, ZERO).quantize(CENT_FRACTION, rounding=ROUND_HALF_UP)
+
+    def hosted_tools(self) -> list[dict]:
+        """The hosted tools of the Responses API this model is allowed, as sent."""
+        tools: list[dict] = []
+        if self.web_search:
+            tool: dict = {"type": "web_search"}
+            if self.web_search_context_size:
+                tool["search_context_size"] = self.web_search_context_size
+            domains = [d for d in self.web_search_domains or [] if isinstance(d, str) and d]
+            if domains:
+                tool["filters"] = {"allowed_domains": domains}
+            tools.append(tool)
+        if self.image_generation:
+            tools.append({"type": "image_generation"})
+        return tools
 
     @classmethod
     def cached(cls, model_id: str) -> "AIModel | None":
