@@ -3,6 +3,7 @@ reads the relay's stream into a LiveReply, writes it to the database in batches,
 before the first token only, and always ends with the reply stored with its true status."""
 
 import asyncio
+import base64
 import contextvars
 import logging
 import random
@@ -312,6 +313,14 @@ async def _read_stream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
             case upstream.RefusalDelta(text=text):
                 live.add_refusal(text)
                 channel.published(live)
+            case upstream.ToolActivity(status=status, query=query):
+                live.set_searching(query if status == "searching" else None)
+                channel.published(live)
+            case upstream.CitationAdded(citation=citation):
+                live.add_citations([citation])
+                channel.published(live)
+            case upstream.GeneratedImage() | upstream.UnknownItem():
+                _take_item(live, event)
             case upstream.Started(response_id=response_id):
                 live.upstream_id = response_id
             case Finished():
@@ -319,7 +328,32 @@ async def _read_stream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
     raise UpstreamError("cut", detail="stream ended without a terminal event")
 
 
+def _take_item(live: LiveReply, event: upstream.Event) -> None:
+    """A generated image (stored with the reply at its end) or an item this site does not show
+    (mentioned under the reply), once per item."""
+    seen = {image.item_id for image in live.images if image.item_id}
+    seen |= {item["id"] for item in live.unknown_items if item["id"]}
+    if isinstance(event, upstream.GeneratedImage):
+        if not event.item_id or event.item_id not in seen:
+            live.images.append(event)
+    elif isinstance(event, upstream.UnknownItem):
+        if not event.item_id or event.item_id not in seen:
+            live.unknown_items.append({"type": event.item_type, "id": event.item_id})
+
+
+def _take_final_output(live: LiveReply, response: dict[str, Any]) -> None:
+    """What the final response holds that the stream did not say: its citations (a relay that
+    sends no annotation events), images and unknown items."""
+    if not live.citations:
+        live.add_citations(upstream.citations_in(response))
+    for item in response.get("output") or []:
+        for event in upstream.item_events(item):
+            _take_item(live, event)
+
+
 def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
+    _take_final_output(live, event.response)
+    live.set_searching(None)
     if event.status == "completed":
         if not live.text and not live.refusal:
             # A non-streaming relay or a final-only stream: take the text from the response.
@@ -404,7 +438,8 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
         "upstream_created_at": response.get("created_at")
         if isinstance(response.get("created_at"), int)
         else None,
-        "output_items": response.get("output") if isinstance(response.get("output"), list) else [],
+        "output_items": _stored_items(response, live),
+        "citations": live.citations,
     }
     if live.first_token_at is not None:
         fields["first_token_at"] = live.first_token_at
@@ -432,10 +467,39 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
         ended.bill(live.reservation)
+        for number, image in enumerate(live.images, 1):
+            _store_image(live, image, number)
     live.ended = ended.as_ended()
     relay_status.record(outcome.status, outcome.error_code)
     if outcome.status != Reply.Status.COMPLETED:
         log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)
+
+
+def _stored_items(response: dict[str, Any], live: LiveReply) -> list:
+    """The response's output items as stored: a generated image's data is kept once, as the
+    reply's attachment, not again in the JSON; unknown items of a reply cut before its end are
+    recorded as far as they came."""
+    output = response.get("output") if isinstance(response.get("output"), list) else []
+    items = []
+    for item in output:
+        if isinstance(item, dict) and item.get("type") == "image_generation_call":
+            item = {key: value for key, value in item.items() if key != "result"}
+        items.append(item)
+    if not output:
+        items.extend(dict(item) for item in live.unknown_items)
+    return items
+
+
+def _store_image(live: LiveReply, image: upstream.GeneratedImage, number: int) -> None:
+    """Stores a generated image with its reply; one that cannot be read is logged and left out
+    (the rest of the reply stands)."""
+    from conversations.attachments.store import GeneratedImageError, store_generated_image
+
+    try:
+        data = base64.b64decode(image.data, validate=False)
+        store_generated_image(live.reply_id, live.user_id, data, f"image-{number}.png")
+    except (GeneratedImageError, ValueError):
+        log.warning("reply %s: a generated image could not be read", live.reply_id)
 
 
 def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Files of a turn: storing them (store.py)."""
