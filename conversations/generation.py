@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from conversations import live as live_registry
 from conversations import live_channel, relay_status, upstream
-from conversations.failures import MESSAGES, describe, status_for
+from conversations.failures import MESSAGES, describe, refused_tool, status_for
 from conversations.live import WORKER, LiveReply
 from conversations.models import AIModel, Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
@@ -371,11 +371,14 @@ def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
         )
     detail = f"{event.error_code}: {event.error_message}"
     log.warning("reply %s: relay reported failure: %s", live.reply_id, detail)
+    code = "upstream_failed"
+    if not live.got_output and refused_tool(event.error_code, event.error_message):
+        code = "web_search_unavailable"
     return Outcome(
         Reply.Status.FAILED,
         response=event.response,
-        error_code="upstream_failed",
-        error_message=MESSAGES["upstream_failed"],
+        error_code=code,
+        error_message=MESSAGES[code],
         error_detail=detail,
     )
 
@@ -486,6 +489,7 @@ def _stored_items(response: dict[str, Any], live: LiveReply) -> list:
             item = {key: value for key, value in item.items() if key != "result"}
         items.append(item)
     if not output:
+        items.extend({"type": "image_generation_call", "id": i.item_id} for i in live.images)
         items.extend(dict(item) for item in live.unknown_items)
     return items
 

@@ -582,6 +582,32 @@ class Reply(models.Model):
         return self
 
     @property
+    def used_unknown_tool(self) -> bool:
+        """The relay's output holds an item of a type this site does not show (said in one
+        plain line under the reply, never dropped silently)."""
+        from conversations.upstream import KNOWN_ITEM_TYPES
+
+        return any(
+            isinstance(item, dict) and str(item.get("type") or "message") not in KNOWN_ITEM_TYPES
+            for item in self.output_items or []
+        )
+
+    @property
+    def made_images(self) -> bool:
+        return any(
+            isinstance(item, dict) and item.get("type") == "image_generation_call"
+            for item in self.output_items or []
+        )
+
+    def generated_images(self):
+        """The images a hosted tool made in this reply, as stored (none: no query)."""
+        if not self.made_images:
+            return []
+        from conversations.models.attachments import Attachment
+
+        return list(self.attachments.filter(origin=Attachment.Origin.GENERATED))
+
+    @property
     def has_usage(self) -> bool:
         return self.input_tokens is not None or self.output_tokens is not None
 
