@@ -111,20 +111,18 @@ def _links_for_marks(html: str, reply_id) -> str:
     opens a tag."""
     label = gettext("Source %(number)s")
     out: list[str] = []
-    text_start, position, in_tag, quoted = 0, 0, False, False
+    start, in_tag, quoted = 0, False, False
     for position, char in enumerate(html):
         if not in_tag and char == "<":
-            out.append(_replace_marks(html[text_start:position], reply_id, label))
-            text_start, in_tag = position, True
+            out.append(_replace_marks(html[start:position], reply_id, label))
+            start, in_tag = position, True
         elif in_tag and char == '"':
             quoted = not quoted
         elif in_tag and char == ">" and not quoted:
-            out.append(html[text_start : position + 1].replace(_OPEN, "").replace(_CLOSE, ""))
-            text_start, in_tag = position + 1, False
-    rest = html[text_start:]
-    out.append(rest.replace(_OPEN, "").replace(_CLOSE, "") if in_tag else "")
-    if not in_tag:
-        out.append(_replace_marks(rest, reply_id, label))
+            out.append(_MARK.sub("", html[start : position + 1]))
+            start, in_tag = position + 1, False
+    rest = html[start:]
+    out.append(_MARK.sub("", rest) if in_tag else _replace_marks(rest, reply_id, label))
     return "".join(out).replace(_OPEN, "").replace(_CLOSE, "")
 
 
