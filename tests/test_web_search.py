@@ -308,3 +308,36 @@ async def test_a_generated_image_is_stored_with_its_reply(alice, fake_upstream):
     item = next(i for i in reply.output_items if i["type"] == "image_generation_call")
     assert "result" not in item
     assert not reply.used_unknown_tool
+
+
+# --- Live, through the server's own ASGI handler --------------------------------------------
+
+
+def test_the_stream_shows_the_search_with_its_query_then_the_sources(
+    asgi_server, browser_session, fake_upstream
+):
+    from tests.conftest import wait_for_reply_sync
+    from tests.test_streaming import read_events
+    from tests.test_streaming import send as send_sync
+
+    fake_upstream.queue(
+        {"behaviour": "web_search", "query": "tram strike Lyon", "search_ms": 600, "delay_ms": 20}
+    )
+    reply = send_sync(browser_session, "Is there a tram strike in Lyon?")
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        messages = read_events(response)
+
+    activity = f'hx-target="#reply-{reply.pk}-activity"'
+    searching = next(i for i, m in enumerate(messages) if "Searching the web…" in m)
+    assert activity in messages[searching]
+    assert '<q class="search-query">tram strike Lyon</q>' in messages[searching]
+    # Cleared when the text resumed, before the text's own message.
+    cleared = next(
+        i
+        for i, m in enumerate(messages)
+        if i > searching and f'{activity} hx-swap="innerHTML"></hx-partial>' in m
+    )
+    sourced = next(i for i, m in enumerate(messages) if f'id="reply-{reply.pk}-source-1"' in m)
+    assert searching < cleared <= sourced
+    assert f'href="#reply-{reply.pk}-source-1"' in messages[-1]  # the finished reply's marks
+    assert wait_for_reply_sync(reply.pk).status == Reply.Status.COMPLETED
