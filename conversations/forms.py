@@ -109,8 +109,8 @@ class ConversationSettingsForm(forms.Form):
 
     def web_search_field(self):
         """The web search setting, shown only when the chosen model may search the web."""
-        model = AIModel.cached(str(self["model"].value() or ""))
-        return self["web_search"] if model is not None and model.web_search else None
+        model = AIModel.for_tools(str(self["model"].value() or ""))
+        return self["web_search"] if model is not None and model.offers_web_search else None
 
     @classmethod
     def for_conversation(cls, conversation: Conversation | None, **kwargs):

@@ -201,7 +201,7 @@ def hosted_tools(model_id: str, web_search: str) -> dict[str, Any]:
     conversation stores). Web search "always" names the tool; "off" leaves it out of `tools`
     altogether rather than sending it with tool_choice "none": a relay that does not know the
     tool then still answers, and other hosted tools stay usable. Nothing when no tool is left."""
-    model = AIModel.cached(model_id)
+    model = AIModel.for_tools(model_id)
     tools = model.hosted_tools() if model is not None else []
     if web_search == Conversation.WebSearch.OFF:
         tools = [tool for tool in tools if tool["type"] != "web_search"]

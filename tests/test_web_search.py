@@ -341,3 +341,12 @@ def test_the_stream_shows_the_search_with_its_query_then_the_sources(
     assert searching < cleared <= sourced
     assert f'href="#reply-{reply.pk}-source-1"' in messages[-1]  # the finished reply's marks
     assert wait_for_reply_sync(reply.pk).status == Reply.Status.COMPLETED
+
+
+def test_in_demo_mode_every_model_searches_and_draws(alice, settings):
+    settings.DEMO_MODE = True
+    payload = payload_for(alice, "auto")
+    assert payload["tools"] == [{"type": "web_search"}, {"type": "image_generation"}]
+    settings.DEMO_MODE = False
+    AIModel.objects.update_or_create(model_id="gpt-5.5", defaults={"web_search": False})
+    assert "tools" not in payload_for(alice, "auto")

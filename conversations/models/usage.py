@@ -136,10 +136,17 @@ class AIModel(models.Model):
         ) / MILLION
         return max(cost, ZERO).quantize(CENT_FRACTION, rounding=ROUND_HALF_UP)
 
+    @property
+    def offers_web_search(self) -> bool:
+        """Web search is on for this model; in demo mode always (the demo relay has it)."""
+        return self.web_search or settings.DEMO_MODE
+
     def hosted_tools(self) -> list[dict]:
-        """The hosted tools of the Responses API this model is allowed, as sent."""
+        """The hosted tools of the Responses API this model is allowed, as sent. In demo mode
+        every model has web search and image generation: the product's own fake relay answers
+        both."""
         tools: list[dict] = []
-        if self.web_search:
+        if self.offers_web_search:
             tool: dict = {"type": "web_search"}
             if self.web_search_context_size:
                 tool["search_context_size"] = self.web_search_context_size
@@ -147,9 +154,18 @@ class AIModel(models.Model):
             if domains:
                 tool["filters"] = {"allowed_domains": domains}
             tools.append(tool)
-        if self.image_generation:
+        if self.image_generation or settings.DEMO_MODE:
             tools.append({"type": "image_generation"})
         return tools
+
+    @classmethod
+    def for_tools(cls, model_id: str) -> "AIModel | None":
+        """The model whose hosted tools a conversation on `model_id` gets: its catalogue entry;
+        in demo mode, a model listed only in RESPONSES_MODELS counts as an entry too."""
+        model = cls.cached(model_id)
+        if model is None and settings.DEMO_MODE and model_id:
+            model = cls(model_id=model_id)
+        return model
 
     @classmethod
     def cached(cls, model_id: str) -> "AIModel | None":
