@@ -350,3 +350,14 @@ def test_in_demo_mode_every_model_searches_and_draws(alice, settings):
     settings.DEMO_MODE = False
     AIModel.objects.update_or_create(model_id="gpt-5.5", defaults={"web_search": False})
     assert "tools" not in payload_for(alice, "auto")
+
+
+@pytest.mark.asyncio
+async def test_a_reply_cut_after_its_citations_keeps_them(alice, fake_upstream):
+    fake_upstream.queue({"behaviour": "cut", "search": True, "after_tokens": 10_000})
+    reply = await searched_reply(alice, "Hello")
+    assert reply.status == Reply.Status.INTERRUPTED
+    assert len(reply.citations) == 3 and reply.text
+    client = await logged_in(alice)
+    page = (await client.get(f"/c/{reply.conversation_id}/")).text
+    assert f'id="reply-{reply.pk}-source-3"' in page

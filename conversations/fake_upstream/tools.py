@@ -6,7 +6,9 @@ When it searches: the request offers the web_search tool and its tool_choice is 
 either the tool_choice names the tool or the message asks for something current ("news",
 "today", "latest", "search", "current"); or the behaviour `web_search` asks for it (tests).
 Behaviour parameters: `query` (the search query), `hostile=true` (cite javascript:, data:,
-relative, credential-prefixed and punycode look-alike URLs), `sources=N` (how many pages).
+relative, credential-prefixed and punycode look-alike URLs), `sources=N` (how many pages);
+`search=true` adds the search to another behaviour (e.g. `cut`: a reply cut after its
+citations).
 It draws an image when the message asks ("draw", "generate an image", "make an image") and the
 request offers the image_generation tool, or with the behaviour `image`. `unknown_item` adds an
 item of a type no client knows; `tool_refused` answers 400 as a relay without the tool does."""
@@ -80,7 +82,7 @@ def _offered(request: dict, kind: str) -> bool:
 
 
 def _wants_search(request: dict, behaviour: Behaviour, text: str) -> bool:
-    if behaviour.name == "web_search":
+    if behaviour.name == "web_search" or behaviour.flag("search"):
         return True
     choice = request.get("tool_choice")
     if not _offered(request, "web_search") or choice == "none":
@@ -93,7 +95,9 @@ def plan(turn) -> ToolPlan | None:
     """The tools' part of a turn, or None; a search also rewrites the turn's text (with its
     citations' places) and pieces."""
     request, behaviour = turn.request, turn.behaviour
-    if behaviour.name not in ("ok", "web_search", "image", "unknown_item"):
+    if behaviour.name not in ("ok", "web_search", "image", "unknown_item") and not behaviour.flag(
+        "search"
+    ):
         return None
     from conversations.fake_upstream.behaviours import last_user_text
 
