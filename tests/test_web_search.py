@@ -361,3 +361,40 @@ async def test_a_reply_cut_after_its_citations_keeps_them(alice, fake_upstream):
     client = await logged_in(alice)
     page = (await client.get(f"/c/{reply.conversation_id}/")).text
     assert f'id="reply-{reply.pk}-source-3"' in page
+
+
+def test_an_administrator_turns_web_search_on_with_its_options(administrator_client):
+    model = AIModel.objects.get_or_create(model_id="gpt-5.5")[0]
+    url = f"/admin/conversations/aimodel/{model.pk}/change/"
+    form = {
+        "model_id": "gpt-5.5",
+        "display_name": "",
+        "enabled": "on",
+        "sort_order": "0",
+        "currency": "USD",
+        "web_search": "on",
+        "web_search_context_size": "high",
+        "image_generation": "",
+    }
+    page = administrator_client.get(url)
+    assert page.status_code == 200 and "Hosted tools" in page.content.decode()
+
+    refused = administrator_client.post(
+        url, {**form, "web_search_domains": "example.org\nnot a/domain"}
+    )
+    assert refused.status_code == 200 and "is not a domain name" in refused.content.decode()
+
+    saved = administrator_client.post(
+        url, {**form, "web_search_domains": "Example.org\ndocs.example.net, example.org"}
+    )
+    assert saved.status_code == 302
+    model.refresh_from_db()
+    assert model.web_search and model.web_search_context_size == "high"
+    assert model.web_search_domains == ["example.org", "docs.example.net"]
+    assert model.hosted_tools() == [
+        {
+            "type": "web_search",
+            "search_context_size": "high",
+            "filters": {"allowed_domains": ["example.org", "docs.example.net"]},
+        }
+    ]
