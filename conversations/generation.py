@@ -470,8 +470,9 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
         ended.bill(live.reservation)
-        for number, image in enumerate(live.images, 1):
-            _store_image(live, image, number)
+        stored = [_store_image(live, image, number) for number, image in enumerate(live.images, 1)]
+    # (Its viewers' last message is rendered on the event loop: no query for the images.)
+    ended.images_in_hand = [image for image in stored if image is not None]
     live.ended = ended.as_ended()
     relay_status.record(outcome.status, outcome.error_code)
     if outcome.status != Reply.Status.COMPLETED:
@@ -494,16 +495,17 @@ def _stored_items(response: dict[str, Any], live: LiveReply) -> list:
     return items
 
 
-def _store_image(live: LiveReply, image: upstream.GeneratedImage, number: int) -> None:
-    """Stores a generated image with its reply; one that cannot be read is logged and left out
-    (the rest of the reply stands)."""
+def _store_image(live: LiveReply, image: upstream.GeneratedImage, number: int):
+    """Stores a generated image with its reply (the Attachment); one that cannot be read is
+    logged and left out (None): the rest of the reply stands."""
     from conversations.attachments.store import GeneratedImageError, store_generated_image
 
     try:
         data = base64.b64decode(image.data, validate=False)
-        store_generated_image(live.reply_id, live.user_id, data, f"image-{number}.png")
+        return store_generated_image(live.reply_id, live.user_id, data, f"image-{number}.png")
     except (GeneratedImageError, ValueError):
         log.warning("reply %s: a generated image could not be read", live.reply_id)
+        return None
 
 
 def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> dict[str, Any]:

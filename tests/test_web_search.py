@@ -398,3 +398,26 @@ def test_an_administrator_turns_web_search_on_with_its_options(administrator_cli
             "filters": {"allowed_domains": ["example.org", "docs.example.net"]},
         }
     ]
+
+
+def test_the_stream_of_a_reply_with_an_image_ends_with_it(
+    asgi_server, browser_session, fake_upstream
+):
+    """The finished reply is rendered on the event loop from what the task stored: its image
+    is there without a query."""
+    from conversations.models import Attachment
+    from tests.conftest import wait_for_reply_sync
+    from tests.test_streaming import read_events
+    from tests.test_streaming import send as send_sync
+
+    fake_upstream.queue({"behaviour": "image", "delay_ms": 10})
+    reply = send_sync(browser_session, "Draw a lighthouse")
+    with browser_session.stream("GET", f"/r/{reply.pk}/stream/") as response:
+        messages = read_events(response)
+
+    assert wait_for_reply_sync(reply.pk).status == Reply.Status.COMPLETED
+    image = Attachment.objects.get(reply_id=reply.pk)
+    final = messages[-1]
+    assert 'aria-busy="false"' in final and 'class="generated-image"' in final
+    assert "Here is the image you asked for." in final
+    assert image.origin == "generated"

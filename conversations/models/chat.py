@@ -600,7 +600,11 @@ class Reply(models.Model):
         )
 
     def generated_images(self):
-        """The images a hosted tool made in this reply, as stored (none: no query)."""
+        """The images a hosted tool made in this reply, as stored (no query when it made none,
+        or when the task that stored them handed them over: `images_in_hand`)."""
+        in_hand = getattr(self, "images_in_hand", None)
+        if in_hand is not None:
+            return in_hand
         if not self.made_images:
             return []
         from conversations.models.attachments import Attachment
