@@ -2,6 +2,7 @@
 conversation's setting decides the tool choice, and both reach the relay as sent."""
 
 import asyncio
+import io
 
 import pytest
 
@@ -286,7 +287,9 @@ async def test_an_unknown_tool_is_mentioned_under_the_reply(alice, fake_upstream
 
 
 @pytest.mark.asyncio
-async def test_a_generated_image_is_stored_with_its_reply(alice, fake_upstream):
+async def test_a_generated_image_is_stored_with_its_reply_and_served_by_the_site(
+    alice, bob, fake_upstream
+):
     from PIL import Image
 
     from conversations.models import Attachment
@@ -300,14 +303,27 @@ async def test_a_generated_image_is_stored_with_its_reply(alice, fake_upstream):
     images = [a async for a in Attachment.objects.filter(reply=reply)]
     assert len(images) == 1
     image = images[0]
-    assert (image.origin, image.kind, image.content_type) == ("generated", "image", "image/png")
+    assert (image.origin, image.kind) == ("generated", "image")
     assert image.owner_id == alice.pk and (image.width, image.height) == (64, 64)
     with image.file.open("rb") as stored, Image.open(stored) as decoded:
-        assert decoded.format == "PNG" and decoded.size == (64, 64)
+        assert f"image/{decoded.format.lower()}" == image.content_type
+        assert decoded.size == (64, 64)
+    assert image.name.startswith("image-1.")
     # The image's data is kept once, as the file, not again in the stored output.
     item = next(i for i in reply.output_items if i["type"] == "image_generation_call")
     assert "result" not in item
     assert not reply.used_unknown_tool
+
+    # Shown from the site itself, to its owner only.
+    page = (await client.get(f"/c/{reply.conversation_id}/")).text
+    assert f'<img src="/files/{image.pk}/"' in page
+    served = await client.get(f"/files/{image.pk}/")
+    assert served.status_code == 200 and served["Content-Type"] == image.content_type
+    assert served["X-Content-Type-Options"] == "nosniff"
+    with Image.open(io.BytesIO(b"".join([chunk async for chunk in served]))) as shown:
+        assert shown.size == (64, 64)
+    other = await logged_in(bob)
+    assert (await other.get(f"/files/{image.pk}/")).status_code == 404
 
 
 # --- Live, through the server's own ASGI handler --------------------------------------------

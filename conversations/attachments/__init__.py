@@ -1,1 +1,2 @@
-"""Files of a turn: storing them (store.py)."""
+"""Files a person attaches to a message: read and checked from their content (intake), kept
+through the storage API (store), sent to the relay as input parts (parts)."""

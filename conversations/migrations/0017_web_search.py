@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0014_attachments'),
+        ('conversations', '0016_review_file_downloads'),
     ]
 
     operations = [
