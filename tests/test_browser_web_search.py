@@ -87,3 +87,20 @@ def test_hostile_sources_are_text_in_the_browser(searching_chat, fake_upstream, 
     expect(sources.nth(3)).to_contain_text("xn--exmple-cua.com")
     expect(page.locator("article.reply .reply-body a.cite")).to_have_count(5)
     assert searching_chat.foreign_requests(asgi_server.url) == []
+
+
+def test_a_generated_image_is_shown_from_the_site_itself(chat_page, fake_upstream, asgi_server):
+    page = chat_page.page
+    fake_upstream.queue({"behaviour": "image"})
+    ask(page, "Draw a lighthouse")
+    expect(page.locator("article.reply")).to_have_attribute("aria-busy", "false", timeout=30_000)
+
+    image = page.locator("article.reply .generated-image img")
+    expect(image).to_be_visible()
+    assert re.fullmatch(r"/files/[0-9a-f-]{36}/", image.get_attribute("src"))
+    page.wait_for_function(
+        "() => document.querySelector('.generated-image img').naturalWidth === 64"
+    )
+    page.reload()
+    expect(page.locator("article.reply .generated-image img")).to_be_visible()
+    assert chat_page.foreign_requests(asgi_server.url) == []
