@@ -205,16 +205,16 @@ def build_payload(
 def hosted_tools(model_id: str, web_search: str) -> dict[str, Any]:
     """`tools` and `tool_choice` for a turn: only the hosted tools the model's catalogue entry
     allows (the site runs no code for a model, so function tools are never sent, whatever a
-    conversation stores). Web search "always" names the tool; "off" leaves it out of `tools`
-    altogether rather than sending it with tool_choice "none": a relay that does not know the
-    tool then still answers, and other hosted tools stay usable. Nothing when no tool is left."""
+    conversation stores). The conversation's web search setting is the tool choice: Automatic
+    "auto", Always the tool by name, Off "none" (the model uses no tool on that turn, image
+    generation included). Nothing when the model has no hosted tool."""
     model = AIModel.for_tools(model_id)
     tools = model.hosted_tools() if model is not None else []
-    if web_search == Conversation.WebSearch.OFF:
-        tools = [tool for tool in tools if tool["type"] != "web_search"]
     if not tools:
         return {}
     searching = any(tool["type"] == "web_search" for tool in tools)
+    if searching and web_search == Conversation.WebSearch.OFF:
+        return {"tools": tools, "tool_choice": "none"}
     if searching and web_search == Conversation.WebSearch.ALWAYS:
         return {"tools": tools, "tool_choice": {"type": "web_search"}}
     return {"tools": tools, "tool_choice": "auto"}

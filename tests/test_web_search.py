@@ -45,17 +45,11 @@ def test_the_setting_becomes_the_tool_choice(alice, setting, choice):
     assert payload["tool_choice"] == choice
 
 
-def test_off_leaves_the_tool_out(alice):
-    searching_model()
-    payload = payload_for(alice, "off")
-    assert "tools" not in payload and "tool_choice" not in payload
-
-
-def test_off_keeps_the_other_hosted_tools(alice):
+def test_off_is_the_tool_choice_none(alice):
     searching_model(image_generation=True)
     payload = payload_for(alice, "off")
-    assert payload["tools"] == [{"type": "image_generation"}]
-    assert payload["tool_choice"] == "auto"
+    assert [tool["type"] for tool in payload["tools"]] == ["web_search", "image_generation"]
+    assert payload["tool_choice"] == "none"
 
 
 def test_a_model_without_web_search_gets_no_tool_whatever_the_setting(alice):
@@ -74,7 +68,7 @@ def test_function_tools_stored_on_a_conversation_are_never_sent(alice):
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("setting", "choice"),
-    [("auto", "auto"), ("always", {"type": "web_search"}), ("off", None)],
+    [("auto", "auto"), ("always", {"type": "web_search"}), ("off", "none")],
 )
 async def test_the_tool_choice_reaches_the_relay(alice, fake_upstream, setting, choice):
     await AIModel.objects.aupdate_or_create(model_id="gpt-5.5", defaults={"web_search": True})
@@ -86,7 +80,7 @@ async def test_the_tool_choice_reaches_the_relay(alice, fake_upstream, setting, 
     assert reply.status == Reply.Status.COMPLETED
     sent = fake_upstream.requests[0]["json"]
     assert sent.get("tool_choice") == choice
-    assert ("tools" in sent) == (choice is not None)
+    assert [tool["type"] for tool in sent["tools"]] == ["web_search"]
     assert reply.request_params.get("tool_choice") == choice
 
 
