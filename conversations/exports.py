@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from conversations.citations import sources
 from conversations.models import Attachment, Conversation, Reply
 
 FORMATS = {"md": "text/markdown; charset=utf-8", "json": "application/json"}
@@ -64,11 +65,36 @@ def conversation_markdown(conversation: Conversation) -> str:
         lines += [f"## {_('Reply')} ({reply.model})", ""]
         if reply.text:
             lines += [reply.text, ""]
+        lines += _sources_markdown(reply)
+        if reply.used_unknown_tool:
+            lines += [f"*{_("The model used a tool this site doesn't show.")}*", ""]
         if reply.status != Reply.Status.COMPLETED:
             lines.append(f"*{reply.get_status_display()}*")
         if reply.error_message:
             lines.append(f"*{_(reply.error_message)}*")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _sources_markdown(reply: Reply) -> list[str]:
+    """The reply's sources as a numbered list: a link only for a URL the page would link
+    (citations.py); any other as text, so the file never carries a javascript: or look-alike
+    link. Titles are escaped so they cannot make markdown of their own."""
+    found = sources(reply.citations or [])[0]
+    if not found:
+        return []
+    lines = [f"{_('Sources')}:", ""]
+    for source in found:
+        label = _markdown_text(source.label)
+        if source.href:
+            href = source.href.replace("<", "%3C").replace(">", "%3E")
+            lines.append(f"{source.number}. [{label}](<{href}>) ({source.host})")
+        else:
+            lines.append(f"{source.number}. {label}" + (f" ({source.host})" if source.host else ""))
+    return [*lines, ""]
+
+
+def _markdown_text(text: str) -> str:
+    return "".join(f"\\{char}" if char in "\\`*_{}[]()<>#+-.!|" else char for char in text)
 
 
 def _reply_data(reply: Reply) -> dict:
@@ -82,6 +108,8 @@ def _reply_data(reply: Reply) -> dict:
         "reply": reply.text,
         "reasoning_summary": reply.reasoning_summary,
         "refusal": reply.refusal,
+        "citations": reply.citations or [],
+        "unknown_tool_used": reply.used_unknown_tool,
         "incomplete_reason": reply.incomplete_reason,
         "error": reply.error_message,
         "upstream_id": reply.upstream_id,

@@ -54,6 +54,10 @@ MESSAGES = {
         "The server restarted while this reply was being written. The part received is kept; "
         "you can retry."
     ),
+    "web_search_unavailable": gettext_noop(
+        "Web search is not available for this model. Turn it off in the conversation "
+        "settings, or pick another model."
+    ),
     "internal": gettext_noop("Something went wrong on this site. Please try again."),
 }
 
@@ -64,12 +68,24 @@ def describe(error: UpstreamError, got_output: bool) -> tuple[str, str]:
     return code, MESSAGES[code]
 
 
+_TOOL_WORDS = ("web_search", "web search", "tool")
+
+
+def refused_tool(code: str, detail: str) -> bool:
+    """The relay refused a hosted tool (the request's web search): its error names a tool, as
+    in "unsupported tool", "tools[0].type: web_search is not supported", "invalid tool_choice"."""
+    text = f"{code} {detail}".lower()
+    return any(word in text for word in _TOOL_WORDS)
+
+
 def _code(error: UpstreamError, got_output: bool) -> str:
     upstream_code = error.code.lower()
     if error.kind == "http":
         status = error.status or 0
         if "context_length" in upstream_code or "context window" in error.detail.lower():
             return "context_too_long"
+        if status in (400, 404, 422) and refused_tool(error.code, error.detail):
+            return "web_search_unavailable"
         if status == 401:
             return "unauthorized"
         if status in (402, 403) or "quota" in upstream_code:
@@ -89,6 +105,8 @@ def _code(error: UpstreamError, got_output: bool) -> str:
         return "malformed"
     if error.kind == "too_large":
         return "too_large"
+    if error.kind == "stream_error" and not got_output and refused_tool(error.code, error.detail):
+        return "web_search_unavailable"
     return "upstream_failed"
 
 

@@ -21,6 +21,16 @@ class ConversationSettingsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Sent with every message, e.g. “Answer briefly, in plain English.”"),
     )
+    web_search = forms.ChoiceField(
+        label=_("Web search"),
+        required=False,
+        choices=Conversation.WebSearch.choices,
+        help_text=_(
+            "Automatic: the model searches when a question needs it. Always: every answer "
+            "searches first. Off: answers from what the model knows. Sources are listed "
+            "under the reply."
+        ),
+    )
     temperature = forms.FloatField(
         label=_("Temperature"),
         required=False,
@@ -97,6 +107,11 @@ class ConversationSettingsForm(forms.Form):
     def advanced_fields(self):
         return [self[name] for name in self.ADVANCED if name in self.fields]
 
+    def web_search_field(self):
+        """The web search setting, shown only when the chosen model may search the web."""
+        model = AIModel.for_tools(str(self["model"].value() or ""))
+        return self["web_search"] if model is not None and model.offers_web_search else None
+
     @classmethod
     def for_conversation(cls, conversation: Conversation | None, **kwargs):
         if conversation is None:
@@ -107,6 +122,8 @@ class ConversationSettingsForm(forms.Form):
         """Sets the settings this form accepts; the others keep their values (a new
         conversation's defaults)."""
         for name in self.settings_names:
+            if name == "web_search" and not self.cleaned_data[name]:
+                continue  # not shown (the model has no web search): the setting stays
             setattr(conversation, name, self.cleaned_data[name])
         conversation.reasoning_effort = conversation.reasoning_effort or ""
 

@@ -3,6 +3,7 @@ reads the relay's stream into a LiveReply, writes it to the database in batches,
 before the first token only, and always ends with the reply stored with its true status."""
 
 import asyncio
+import base64
 import contextvars
 import logging
 import random
@@ -20,9 +21,9 @@ from django.utils import timezone
 from conversations import live as live_registry
 from conversations import live_channel, relay_status, upstream
 from conversations.attachments import parts
-from conversations.failures import MESSAGES, describe, status_for
+from conversations.failures import MESSAGES, describe, refused_tool, status_for
 from conversations.live import WORKER, LiveReply
-from conversations.models import Attachment, Conversation, OutputLimit, Reply
+from conversations.models import AIModel, Attachment, Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
 from conversations.work_threads import database_work
@@ -186,10 +187,7 @@ def build_payload(
     if reasoning:
         payload["reasoning"] = reasoning
     payload["truncation"] = conversation.truncation
-    if conversation.tools:
-        payload["tools"] = conversation.tools
-    if conversation.tool_choice is not None:
-        payload["tool_choice"] = conversation.tool_choice
+    payload.update(hosted_tools(reply.model, conversation.web_search))
     previous = reply.parent
     if previous is None:
         return payload
@@ -202,6 +200,24 @@ def build_payload(
     else:
         payload["input"] = history_input(conversation, reply)
     return payload
+
+
+def hosted_tools(model_id: str, web_search: str) -> dict[str, Any]:
+    """`tools` and `tool_choice` for a turn: only the hosted tools the model's catalogue entry
+    allows (the site runs no code for a model, so function tools are never sent, whatever a
+    conversation stores). The conversation's web search setting is the tool choice: Automatic
+    "auto", Always the tool by name, Off "none" (the model uses no tool on that turn, image
+    generation included). Nothing when the model has no hosted tool."""
+    model = AIModel.for_tools(model_id)
+    tools = model.hosted_tools() if model is not None else []
+    if not tools:
+        return {}
+    searching = any(tool["type"] == "web_search" for tool in tools)
+    if searching and web_search == Conversation.WebSearch.OFF:
+        return {"tools": tools, "tool_choice": "none"}
+    if searching and web_search == Conversation.WebSearch.ALWAYS:
+        return {"tools": tools, "tool_choice": {"type": "web_search"}}
+    return {"tools": tools, "tool_choice": "auto"}
 
 
 def history_input(conversation: Conversation, reply: Reply) -> list[dict[str, Any]]:
@@ -312,6 +328,14 @@ async def _read_stream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
             case upstream.RefusalDelta(text=text):
                 live.add_refusal(text)
                 channel.published(live)
+            case upstream.ToolActivity(status=status, query=query):
+                live.set_searching(query if status == "searching" else None)
+                channel.published(live)
+            case upstream.CitationAdded(citation=citation):
+                live.add_citations([citation])
+                channel.published(live)
+            case upstream.GeneratedImage() | upstream.UnknownItem():
+                _take_item(live, event)
             case upstream.Started(response_id=response_id):
                 live.upstream_id = response_id
             case Finished():
@@ -319,7 +343,32 @@ async def _read_stream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
     raise UpstreamError("cut", detail="stream ended without a terminal event")
 
 
+def _take_item(live: LiveReply, event: upstream.Event) -> None:
+    """A generated image (stored with the reply at its end) or an item this site does not show
+    (mentioned under the reply), once per item."""
+    seen = {image.item_id for image in live.images if image.item_id}
+    seen |= {item["id"] for item in live.unknown_items if item["id"]}
+    if isinstance(event, upstream.GeneratedImage):
+        if not event.item_id or event.item_id not in seen:
+            live.images.append(event)
+    elif isinstance(event, upstream.UnknownItem):
+        if not event.item_id or event.item_id not in seen:
+            live.unknown_items.append({"type": event.item_type, "id": event.item_id})
+
+
+def _take_final_output(live: LiveReply, response: dict[str, Any]) -> None:
+    """What the final response holds that the stream did not say: its citations (a relay that
+    sends no annotation events), images and unknown items."""
+    if not live.citations:
+        live.add_citations(upstream.citations_in(response))
+    for item in response.get("output") or []:
+        for event in upstream.item_events(item):
+            _take_item(live, event)
+
+
 def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
+    _take_final_output(live, event.response)
+    live.set_searching(None)
     if event.status == "completed":
         if not live.text and not live.refusal:
             # A non-streaming relay or a final-only stream: take the text from the response.
@@ -337,11 +386,14 @@ def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
         )
     detail = f"{event.error_code}: {event.error_message}"
     log.warning("reply %s: relay reported failure: %s", live.reply_id, detail)
+    code = "upstream_failed"
+    if not live.got_output and refused_tool(event.error_code, event.error_message):
+        code = "web_search_unavailable"
     return Outcome(
         Reply.Status.FAILED,
         response=event.response,
-        error_code="upstream_failed",
-        error_message=MESSAGES["upstream_failed"],
+        error_code=code,
+        error_message=MESSAGES[code],
         error_detail=detail,
     )
 
@@ -404,7 +456,8 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
         "upstream_created_at": response.get("created_at")
         if isinstance(response.get("created_at"), int)
         else None,
-        "output_items": response.get("output") if isinstance(response.get("output"), list) else [],
+        "output_items": _stored_items(response, live),
+        "citations": live.citations,
     }
     if live.first_token_at is not None:
         fields["first_token_at"] = live.first_token_at
@@ -432,10 +485,43 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
         ended.bill(live.reservation)
+        stored = [_store_image(live, image, number) for number, image in enumerate(live.images, 1)]
+    # (Its viewers' last message is rendered on the event loop: no query for the images.)
+    ended.images_in_hand = [image for image in stored if image is not None]
     live.ended = ended.as_ended()
     relay_status.record(outcome.status, outcome.error_code)
     if outcome.status != Reply.Status.COMPLETED:
         log.info("reply %s ended: %s %s", live.reply_id, outcome.status, outcome.error_code)
+
+
+def _stored_items(response: dict[str, Any], live: LiveReply) -> list:
+    """The response's output items as stored: a generated image's data is kept once, as the
+    reply's attachment, not again in the JSON; unknown items of a reply cut before its end are
+    recorded as far as they came."""
+    output = response.get("output") if isinstance(response.get("output"), list) else []
+    items = []
+    for item in output:
+        if isinstance(item, dict) and item.get("type") == "image_generation_call":
+            item = {key: value for key, value in item.items() if key != "result"}
+        items.append(item)
+    if not output:
+        items.extend({"type": "image_generation_call", "id": i.item_id} for i in live.images)
+        items.extend(dict(item) for item in live.unknown_items)
+    return items
+
+
+def _store_image(live: LiveReply, image: upstream.GeneratedImage, number: int):
+    """Stores a generated image with its reply (the Attachment); one that cannot be read is
+    logged and left out (None): the rest of the reply stands."""
+    from conversations.attachments.refusals import Refused
+    from conversations.attachments.store import store_generated_image
+
+    try:
+        data = base64.b64decode(image.data, validate=False)
+        return store_generated_image(live.reply_id, live.user_id, data, f"image-{number}")
+    except (Refused, ValueError):
+        log.warning("reply %s: a generated image could not be read", live.reply_id)
+        return None
 
 
 def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> dict[str, Any]:

@@ -32,6 +32,13 @@ class LiveReply:
         self.text = ""
         self.reasoning = ""
         self.refusal = ""
+        # What a hosted tool is doing now: the web search's query while the relay searches
+        # (None: no search under way; "" searching, query not known yet). Cleared by text.
+        self.searching: str | None = None
+        self.citations: list[dict[str, Any]] = []  # url_citation annotations so far
+        self.tools_version = 0  # moves with `searching` and `citations`, for the channel
+        self.images: list[Any] = []  # generated images (upstream.GeneratedImage), stored at end
+        self.unknown_items: list[dict[str, str]] = []  # output items of types not shown
         self.version = 0
         self.done = False
         self.accepted = False  # the relay answered 200: the reply has started and is billable
@@ -51,15 +58,35 @@ class LiveReply:
         self._changed: asyncio.Future | None = None
         self._markdown = StreamingMarkdown()
         self._flushed_version = 0
+        self._flushed_citations = 0
         self._beat = time.monotonic()
 
     @property
     def got_output(self) -> bool:
-        return bool(self.text or self.reasoning or self.refusal)
+        return bool(self.text or self.reasoning or self.refusal or self.images)
 
     def add_text(self, text: str) -> None:
         self.text += text
+        if text and self.searching is not None:
+            self.searching = None  # the answer resumed: the search is over
+            self.tools_version += 1
         self._grew(text)
+
+    def set_searching(self, query: str | None) -> None:
+        """A web search under way (its query, "" while unknown), or over (None). A query
+        once known is kept until the search ends."""
+        if query is not None and not query and self.searching:
+            return
+        if query != self.searching:
+            self.searching = query
+            self.tools_version += 1
+            self._notify()
+
+    def add_citations(self, citations: list[dict[str, Any]]) -> None:
+        if citations:
+            self.citations.extend(citations)
+            self.tools_version += 1
+            self._notify()
 
     def add_reasoning(self, text: str) -> None:
         self.reasoning += text
@@ -114,6 +141,9 @@ class LiveReply:
         fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
         if self.version != self._flushed_version:
             fields.update(text=self.text, reasoning_summary=self.reasoning, refusal=self.refusal)
+            if len(self.citations) != self._flushed_citations:
+                fields["citations"] = list(self.citations)
+                self._flushed_citations = len(self.citations)
             if self.first_token_at is not None:
                 fields["first_token_at"] = self.first_token_at
         self._flushed_version, self._beat = self.version, now

@@ -20,9 +20,12 @@ use only this interface and never ask which one runs:
 
 With Redis each reply has a stream, `<prefix>reply:<uuid>`, of entries carrying the offsets
 and deltas of its text (`o`, `t`), reasoning (`ro`, `r`) and refusal (`fo`, `f`), and `e` on
-the last. The owner publishes all its changed replies in one pipeline every
-LIVE_PUBLISH_INTERVAL. Another process follows a reply through a *mirror*: a LiveReply of its
-own, shared by all that process's viewers of the reply, fed by the process's stream reader.
+the last. Hosted tools add, only in the entries where they changed: `a`, what a tool is doing
+("s" and the query while a web search runs, "" once it is over: a state, not a delta), and the
+citations beyond offset `co` as a JSON list in `c` (they only grow, like the text). The owner
+publishes all its changed replies in one pipeline every LIVE_PUBLISH_INTERVAL. Another
+process follows a reply through a *mirror*: a LiveReply of its own, shared by all that
+process's viewers of the reply, fed by the process's stream reader.
 A mirror starts from the stream when it holds the reply from offset 0, else from the text in
 the database, then keeps only what lies beyond what it has: no gap, no repeat, even after the
 stream was trimmed or Redis restarted (a mirror then waits until the database text reaches the
@@ -42,6 +45,7 @@ event loop (a server process has one; tests have several).
 import asyncio
 import contextlib
 import contextvars
+import json
 import logging
 import threading
 import time
@@ -125,13 +129,36 @@ def _apply(live: LiveReply, fields: dict[str, str]) -> bool:
             return False
         if offset + len(delta) > len(current):
             parts.append((add, delta[len(current) - offset :]))
-    for add, new in parts:
-        add(new)
+    citations = fields.get("c")
+    if citations:
+        offset = int(fields.get("co", 0))
+        if offset > len(live.citations):
+            return False
+        new = json.loads(citations)[len(live.citations) - offset :]
+    for add, new_text in parts:
+        add(new_text)
+    if citations and new:
+        live.add_citations(new)
+    if "a" in fields:
+        activity = fields["a"]
+        live.set_searching(activity[1:] if activity.startswith("s") else None)
     return True
 
 
 def _starts_at_zero(fields: dict[str, str]) -> bool:
-    return all(int(fields.get(key, 0)) == 0 for key in ("o", "ro", "fo"))
+    return all(int(fields.get(key, 0)) == 0 for key in ("o", "ro", "fo", "co"))
+
+
+def _progress(live: LiveReply) -> tuple[int, int, int, int, int]:
+    """How far a reply's entries have carried it: its text, reasoning, refusal and citations,
+    and the version of its tools' state."""
+    return (
+        len(live.text),
+        len(live.reasoning),
+        len(live.refusal),
+        len(live.citations),
+        live.tools_version,
+    )
 
 
 class _Mirror:
@@ -169,7 +196,7 @@ def _stored(reply_id: uuid.UUID) -> dict[str, Any] | None:
     close_old_connections()
     return (
         Reply.objects.filter(pk=reply_id)
-        .values("text", "reasoning_summary", "refusal", "status")
+        .values("text", "reasoning_summary", "refusal", "citations", "status")
         .first()
     )
 
@@ -183,6 +210,9 @@ def _take_stored(live: LiveReply, stored: dict[str, Any]) -> None:
     ):
         if len(value) > len(current):
             add(value[len(current) :])
+    citations = stored.get("citations") or []
+    if len(citations) > len(live.citations):
+        live.add_citations(citations[len(live.citations) :])
 
 
 async def _stored_for(mirror: _Mirror) -> dict[str, Any] | None:
@@ -237,7 +267,7 @@ class _LoopState:
             retry=Retry(NoBackoff(), 1),
         )
         self.dirty: dict[uuid.UUID, LiveReply] = {}
-        self.sent: dict[uuid.UUID, tuple[int, int, int]] = {}
+        self.sent: dict[uuid.UUID, tuple[int, int, int, int, int]] = {}
         self.expires: dict[uuid.UUID, float] = {}
         self.entries: dict[uuid.UUID, int] = {}
         self.lock = asyncio.Lock()
@@ -403,7 +433,9 @@ class RedisChannel:
         """The entry for what `live` wrote since its last one (None if nothing). Reasoning and
         refusal offsets go only once there is some (absent means 0): a text-only entry is
         `o`, `t`, the fewest arguments to encode, which is most of the cost of publishing."""
-        sent_text, sent_reasoning, sent_refusal = state.sent.get(live.reply_id, (0, 0, 0))
+        sent_text, sent_reasoning, sent_refusal, sent_citations, sent_tools = state.sent.get(
+            live.reply_id, (0, 0, 0, 0, 0)
+        )
         fields = {"o": str(sent_text)}
         grew = False
         for offset_key, key, value, sent in (
@@ -415,6 +447,13 @@ class RedisChannel:
                 fields[offset_key], fields[key], grew = str(sent), value[sent:], True
             elif sent:
                 fields[offset_key] = str(sent)
+        if live.tools_version != sent_tools:
+            # (A tool's state is small and changes a few times per reply: sent whole.)
+            grew = True
+            fields["a"] = "" if live.searching is None else "s" + live.searching
+            if len(live.citations) > sent_citations:
+                fields["co"] = str(sent_citations)
+                fields["c"] = json.dumps(live.citations[sent_citations:], ensure_ascii=False)
         return fields if always or grew else None
 
     async def _publish_loop(self, state: _LoopState) -> None:
@@ -450,7 +489,7 @@ class RedisChannel:
             pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
             if now - state.expires.get(reply_id, 0.0) > LIVE_TTL / 10:
                 pipe.expire(key, LIVE_TTL)
-            lengths = (len(live.text), len(live.reasoning), len(live.refusal))
+            lengths = _progress(live)
             batch.append((reply_id, live, lengths))
         if not batch or not await self._execute(state, pipe):
             return  # (a failure keeps them dirty: the next publish carries it all)
@@ -459,7 +498,7 @@ class RedisChannel:
             state.expires.setdefault(reply_id, now)
             if now - state.expires[reply_id] > LIVE_TTL / 10:
                 state.expires[reply_id] = now
-            if lengths == (len(live.text), len(live.reasoning), len(live.refusal)):
+            if lengths == _progress(live):
                 state.dirty.pop(reply_id, None)
 
     async def _execute(self, state: _LoopState, pipe) -> bool:

@@ -25,6 +25,12 @@ MAX_ERROR_BODY = 64 * 1024
 # cut after the API key is taken out, so no cut can leave part of the key behind.
 MAX_ERROR_DETAIL = 2000
 TERMINAL_TYPES = {"response.completed", "response.incomplete", "response.failed"}
+MAX_QUERY = 500  # the most of a search query kept (it is shown while the relay searches)
+MAX_CITATION_URL = 2048
+MAX_CITATION_TITLE = 300
+# Output item types the site shows (or, for the web search call, shows while it runs); any
+# other is mentioned in one plain line under the reply, never dropped silently.
+KNOWN_ITEM_TYPES = {"message", "reasoning", "web_search_call", "image_generation_call"}
 
 
 # --- Events ---------------------------------------------------------------------------------
@@ -83,7 +89,58 @@ class Finished:
         return str(details.get("reason") or "") if isinstance(details, dict) else ""
 
 
-Event = Started | TextDelta | ReasoningDelta | RefusalDelta | Finished
+@dataclass(frozen=True, slots=True)
+class ToolActivity:
+    """A hosted tool at work: `status` "searching" (with the query once the relay says it) or
+    "done". Only web search is reported so far (`tool` "web_search")."""
+
+    tool: str
+    status: str
+    query: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "query", redact(self.query)[:MAX_QUERY])
+
+
+@dataclass(frozen=True, slots=True)
+class CitationAdded:
+    """A url_citation annotation of the reply's text (citation_of's dict)."""
+
+    citation: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """An image a hosted tool made (image_generation_call): its base64 data as sent."""
+
+    item_id: str
+    data: str
+    output_format: str = "png"
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownItem:
+    """An output item of a type this site does not show (a tool it does not know)."""
+
+    item_type: str
+    item_id: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "item_type", redact(self.item_type)[:100])
+        object.__setattr__(self, "item_id", redact(self.item_id)[:200])
+
+
+Event = (
+    Started
+    | TextDelta
+    | ReasoningDelta
+    | RefusalDelta
+    | ToolActivity
+    | CitationAdded
+    | GeneratedImage
+    | UnknownItem
+    | Finished
+)
 
 
 # --- Errors ---------------------------------------------------------------------------------
@@ -194,6 +251,64 @@ def output_text(response: dict[str, Any]) -> str:
             if isinstance(part, dict) and part.get("type") == "output_text":
                 parts.append(str(part.get("text") or ""))
     return "".join(parts)
+
+
+def citation_of(annotation: Any) -> dict[str, Any] | None:
+    """A url_citation annotation as stored with a reply: {url, title, start_index, end_index}
+    (indexes None when the relay gave none); None for any other annotation or a malformed
+    one. The URL is kept as it came (cut, without the API key): whether it may be a link is
+    decided when it is shown (rendering.py)."""
+    if not isinstance(annotation, dict) or annotation.get("type") != "url_citation":
+        return None
+    url = annotation.get("url")
+    if not isinstance(url, str) or not url.strip():
+        return None
+    title = annotation.get("title")
+    start, end = _count(annotation.get("start_index")), _count(annotation.get("end_index"))
+    if start is not None and end is not None and end < start:
+        start, end = end, start
+    return {
+        "url": redact(url.strip())[:MAX_CITATION_URL],
+        "title": redact(title.strip())[:MAX_CITATION_TITLE] if isinstance(title, str) else "",
+        "start_index": start,
+        "end_index": end,
+    }
+
+
+def citations_in(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The url_citation annotations of a final response's message items, in order."""
+    found = []
+    for item in response.get("output") or []:
+        if not isinstance(item, dict) or item.get("type", "message") != "message":
+            continue
+        content = item.get("content")
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and isinstance(part.get("annotations"), list):
+                found.extend(filter(None, map(citation_of, part["annotations"])))
+    return found
+
+
+def item_events(item: Any) -> list[Event]:
+    """What a finished output item means beyond text: a generated image, or an item of a type
+    this site does not know."""
+    if not isinstance(item, dict):
+        return []
+    kind = str(item.get("type") or "message")
+    if kind == "image_generation_call":
+        result = item.get("result")
+        if isinstance(result, str) and result:
+            fmt = str(item.get("output_format") or "png")
+            return [GeneratedImage(str(item.get("id") or ""), result, fmt)]
+        return []
+    if kind not in KNOWN_ITEM_TYPES:
+        return [UnknownItem(kind, str(item.get("id") or ""))]
+    return []
+
+
+def _search_query(item: dict[str, Any]) -> str:
+    action = item.get("action")
+    query = action.get("query") if isinstance(action, dict) else None
+    return query if isinstance(query, str) else ""
 
 
 # --- The HTTP client ------------------------------------------------------------------------
@@ -595,6 +710,24 @@ async def _events_from_stream(messages: AsyncIterator[tuple[str, bytes]]) -> Asy
             yield ReasoningDelta(str(event.get("delta") or ""))
         elif kind == "response.refusal.delta":
             yield RefusalDelta(str(event.get("delta") or ""))
+        elif kind in ("response.web_search_call.in_progress", "response.web_search_call.searching"):
+            yield ToolActivity("web_search", "searching")
+        elif kind == "response.web_search_call.completed":
+            yield ToolActivity("web_search", "done")
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            item = event.get("item")
+            if isinstance(item, dict) and item.get("type") == "web_search_call":
+                done = kind.endswith("done")
+                yield ToolActivity(
+                    "web_search", "done" if done else "searching", _search_query(item)
+                )
+            elif kind.endswith("done"):
+                for found in item_events(item):
+                    yield found
+        elif kind == "response.output_text.annotation.added":
+            citation = citation_of(event.get("annotation"))
+            if citation is not None and citation["end_index"] is not None:
+                yield CitationAdded(citation)
         elif kind == "response.created":
             response = event.get("response") or {}
             yield Started(

@@ -421,3 +421,103 @@ async def test_start_and_close_may_be_called_twice_and_start_survives_redis_bein
     await end(processes, live)
     await asyncio.wait_for(viewer, 10)
     assert_no_gap_no_repeat(seen, "".join(WORDS[:20]))
+
+
+# --- Hosted tools: the web search under way (with its query) reaches viewers and is cleared when
+# the text resumes; citations reach them in order, once each, late viewers included.
+
+CITATIONS = [
+    {
+        "url": f"https://news{i}.example.org/a",
+        "title": f"Page {i}",
+        "start_index": i,
+        "end_index": i,
+    }
+    for i in range(5)
+]
+
+
+async def watch_tools(processes, reply_id, seen: list):
+    """A viewer: each (searching, number of citations) state it was shown, until the end."""
+    async with processes.viewer.watch(reply_id) as live:
+        version = -1
+        while True:
+            await live.wait_for_change(version, 1.0)
+            version = live.version
+            state = (live.searching, len(live.citations))
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            if live.done:
+                return live
+
+
+async def test_a_search_is_shown_with_its_query_then_cleared_by_the_text(processes, alice):
+    live = await start_reply(processes, alice)
+    seen: list = []
+    viewer = asyncio.create_task(watch_tools(processes, live.reply_id, seen))
+    await asyncio.sleep(0.05)
+    live.set_searching("")
+    processes.owner.published(live)
+    await asyncio.sleep(0.05)
+    live.set_searching("weather in Paris today")
+    processes.owner.published(live)
+    await asyncio.sleep(0.1)
+    await write(processes, live, ["It ", "is ", "sunny."])
+    await asyncio.sleep(0.05)
+    await end(processes, live)
+
+    followed = await asyncio.wait_for(viewer, 10)
+    searches = [state[0] for state in seen if state[0] is not None]
+    assert "weather in Paris today" in searches
+    assert followed.searching is None  # cleared once the text resumed
+    assert followed.text == "It is sunny."
+
+
+async def test_citations_reach_viewers_in_order_once_each_late_ones_included(processes, alice):
+    live = await start_reply(processes, alice)
+    seen: list = []
+    early = asyncio.create_task(watch_tools(processes, live.reply_id, seen))
+    await asyncio.sleep(0.05)
+    await write(processes, live, ["Some ", "news."])
+    for citation in CITATIONS[:3]:
+        live.add_citations([citation])
+        processes.owner.published(live)
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    late_seen: list = []
+    late = asyncio.create_task(watch_tools(processes, live.reply_id, late_seen))
+    await asyncio.sleep(0.1)
+    live.add_citations(CITATIONS[3:])
+    processes.owner.published(live)
+    await asyncio.sleep(0.05)
+    await Reply.objects.filter(pk=live.reply_id).aupdate(citations=live.citations)
+    await end(processes, live)
+
+    for viewer in (early, late):
+        followed = await asyncio.wait_for(viewer, 10)
+        assert followed.citations == CITATIONS
+    counts = [count for _searching, count in seen]
+    assert counts == sorted(counts) and counts[-1] == len(CITATIONS)
+
+
+async def test_a_mirror_starting_from_the_database_takes_its_stored_citations(processes, alice):
+    """A viewer arriving when the stream no longer holds the start reads the stored text and
+    citations, then only what lies beyond them."""
+    live = await start_reply(processes, alice)
+    await write(processes, live, ["Cited."])
+    live.add_citations(CITATIONS[:2])
+    await Reply.objects.filter(pk=live.reply_id).aupdate(text=live.text, citations=live.citations)
+    if processes.kind == "redis":
+        # The stream as if trimmed: the mirror must start from the database.
+        client = redis.Redis.from_url(REDIS_URL)
+        client.delete(processes.owner.key(live.reply_id))
+        client.close()
+    seen: list = []
+    viewer = asyncio.create_task(watch_tools(processes, live.reply_id, seen))
+    await asyncio.sleep(0.1)
+    live.add_citations(CITATIONS[2:])
+    processes.owner.published(live)
+    await asyncio.sleep(0.05)
+    await end(processes, live)
+    followed = await asyncio.wait_for(viewer, 10)
+    assert followed.citations == CITATIONS

@@ -198,6 +198,7 @@ class ConversationAdmin(CappedSearchCount, ReadOnlyAdmin):
                     "reasoning_effort",
                     "reasoning_summary",
                     "truncation",
+                    "web_search",
                     "tools",
                     "tool_choice",
                 ),

@@ -2,7 +2,9 @@
 (read-only)."""
 
 import datetime
+import re
 
+from django import forms
 from django.contrib import admin
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -11,9 +13,71 @@ from conversations.admin.base import ReadOnlyAdmin
 from conversations.models import AIModel, QuotaPolicy, UsageEntry
 from conversations.models.usage import month_start
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+
+class DomainsField(forms.CharField):
+    """A list of domains, typed one a line (or separated by commas or spaces)."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value) or ""
+        domains = []
+        for word in re.split(r"[\s,]+", text.strip().lower()):
+            if not word:
+                continue
+            if not _DOMAIN.match(word):
+                raise forms.ValidationError(
+                    _("“%(domain)s” is not a domain name (write e.g. example.org)."),
+                    params={"domain": word},
+                )
+            if word not in domains:
+                domains.append(word)
+        return domains
+
+
+class AIModelForm(forms.ModelForm):
+    web_search_domains = DomainsField(
+        label=_("allowed domains"),
+        required=False,
+        help_text=_("Search only these sites, one a line (empty: the whole web)."),
+    )
+
+    class Meta:
+        model = AIModel
+        fields = (
+            "web_search",
+            "web_search_context_size",
+            "web_search_domains",
+            "image_generation",
+        )
+
 
 @admin.register(AIModel)
 class AIModelAdmin(admin.ModelAdmin):
+    form = AIModelForm
+    fieldsets = (
+        (None, {"fields": ("model_id", "display_name", "enabled", "sort_order")}),
+        (
+            _("Prices"),
+            {"fields": ("input_price", "cached_input_price", "output_price", "currency")},
+        ),
+        (
+            _("Hosted tools"),
+            {
+                "fields": (
+                    "web_search",
+                    "web_search_context_size",
+                    "web_search_domains",
+                    "image_generation",
+                )
+            },
+        ),
+    )
     list_display = (
         "model_id",
         "display_name",
@@ -24,9 +88,10 @@ class AIModelAdmin(admin.ModelAdmin):
         "output_price",
         "currency",
         "price_set",
+        "web_search",
     )
     list_editable = ("enabled", "sort_order", "input_price", "cached_input_price", "output_price")
-    list_filter = ("enabled", "currency")
+    list_filter = ("enabled", "currency", "web_search")
     search_fields = ("model_id", "display_name")
 
     @admin.display(description=_("price"))

@@ -112,8 +112,11 @@ def copy_to(original: Reply, reply: Reply) -> None:
 
 
 def store_generated_image(reply_id, owner_id, data: bytes, name: str) -> Attachment:
-    """An image a hosted tool made in the reply, re-encoded like an attached one."""
+    """An image a hosted tool made in the reply, re-encoded like an attached one; a `name`
+    without an extension gets the one of the format it is stored in."""
     picture = images.reencode(data, name)
+    if "." not in name:
+        name = f"{name}.{picture.extension}"
     reply = Reply.objects.only("id", "user_id").get(pk=reply_id, user_id=owner_id)
     position = Attachment.objects.filter(reply=reply, origin=Attachment.Origin.GENERATED).count()
     intake = Intake(

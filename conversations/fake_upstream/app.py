@@ -3,6 +3,7 @@
 import asyncio
 import json
 
+from conversations.fake_upstream import tools
 from conversations.fake_upstream.behaviours import (
     Behaviour,
     BehaviourError,
@@ -87,6 +88,8 @@ class FakeUpstreamApp:
             return json_plan(400, error_body(str(error), "invalid_request_error", "input", None))
         if behaviour.name == "http_error":
             return http_error_plan(behaviour)
+        if (refused := tools.refusal_plan(behaviour)) is not None:
+            return refused
         previous = request.get("previous_response_id")
         if previous and not self.state.knows_response(str(previous)):
             return previous_not_found_plan(str(previous))

@@ -20,6 +20,11 @@ BEHAVIOURS = frozenset(
         "malformed",
         "huge_line",
         "refusal",
+        # Hosted tools (tools.py).
+        "web_search",
+        "image",
+        "unknown_item",
+        "tool_refused",
     }
 )
 

@@ -4,6 +4,7 @@
 
 import json
 
+from conversations.fake_upstream import tools
 from conversations.fake_upstream.behaviours import Behaviour, credentials_echo
 from conversations.fake_upstream.delivery import JSON_HEADERS, Plan, json_plan
 from conversations.fake_upstream.responses import Turn
@@ -120,6 +121,7 @@ def _response(turn: Turn, text: str, output_tokens: int) -> dict:
     if turn.behaviour.flag("content_string"):
         message["content"] = text
     output = [turn.reasoning_item(), message] if turn.reasoning else [message]
+    output = tools.decorate_output(turn.tools, output)
     if status == "failed":
         code = turn.behaviour.string("code", "server_error")
         message_text = turn.behaviour.string("message", "The server had an error.")

@@ -14,6 +14,8 @@ from conversations.fake_upstream.behaviours import (
 )
 from conversations.fake_upstream.replies import demo_reasoning, demo_reply
 from conversations.fake_upstream.text import estimate_tokens, filler_text, split_pieces
+from conversations.fake_upstream.tools import annotate
+from conversations.fake_upstream.tools import plan as tool_plan
 
 # Request fields a real response object echoes back.
 _ECHOED = ("instructions", "max_output_tokens", "temperature", "top_p", "truncation", "reasoning")
@@ -35,6 +37,7 @@ class Turn:
     image_tokens: int = 0
     pieces: list[str] = field(init=False)
     reasoning_pieces: list[str] = field(init=False)
+    tools: Any = field(init=False, default=None)  # hosted tools' part (tools.ToolPlan)
 
     def __post_init__(self) -> None:
         # `piece_chars=N` cuts the text into N-character deltas (splits words and tags).
@@ -44,6 +47,7 @@ class Turn:
         else:
             self.pieces = split_pieces(self.text)
         self.reasoning_pieces = split_pieces(self.reasoning)
+        self.tools = tool_plan(self)
 
     @property
     def message_id(self) -> str:
@@ -127,6 +131,7 @@ class Turn:
             "role": "assistant",
             "content": [part],
         }
+        item = annotate(self.tools, item)
         if echo := credentials_echo(self.behaviour):
             item["relay_note"] = echo.strip()
         return item

@@ -59,6 +59,10 @@ def make_server(app: FakeUpstreamApp, **config) -> _Server:
         "server_header": False,
         "ws": "none",
         "timeout_graceful_shutdown": 2,
+        # As nginx in front of a real relay (75 s): longer than the product keeps an idle
+        # connection (upstream.KEEPALIVE_SECONDS), so the fake never closes one just as a
+        # request goes out on it (uvicorn's 5 s did, under the bench's load).
+        "timeout_keep_alive": 75,
         **config,
     }
     return _Server(uvicorn.Config(app, **options), app)

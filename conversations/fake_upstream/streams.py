@@ -1,5 +1,6 @@
 """Streamed (`"stream": true`) replies of the fake upstream, one builder per behaviour."""
 
+from conversations.fake_upstream import tools
 from conversations.fake_upstream.behaviours import Behaviour, credentials_echo
 from conversations.fake_upstream.delivery import SSE_HEADERS, Plan
 from conversations.fake_upstream.responses import Turn
@@ -18,6 +19,7 @@ def stream_plan(turn: Turn) -> Plan:
     if behaviour.name == "stall_before":
         script.wait(behaviour.number("seconds", 3600), droppable=False)
     output_tokens = _open(script, turn)
+    tools.emit_before_answer(script, turn.tools)
     if behaviour.name == "refusal":
         _refusal(script, turn, output_tokens)
     else:
@@ -79,6 +81,7 @@ def _answer(script: Script, turn: Turn, used: int) -> None:
         script.delta("response.output_text.delta", turn.message_id, index, piece, content_index=0)
     if stall_at == len(pieces):
         script.wait(turn.behaviour.number("seconds", 3600), droppable=False)
+    tools.emit_annotations(script, turn, turn.tools, index)
     used += len(pieces)
     text = "".join(pieces)
     if name in ("cut", "malformed"):
@@ -125,7 +128,8 @@ def _open_message(script: Script, turn: Turn, index: int, part: dict) -> None:
 
 def _output(turn: Turn, text: str, status: str, kind: str = "output_text") -> list:
     message = turn.message_item(text, status, kind)
-    return [turn.reasoning_item(), message] if turn.reasoning else [message]
+    output = [turn.reasoning_item(), message] if turn.reasoning else [message]
+    return tools.decorate_output(turn.tools, output)
 
 
 def _finish(script: Script, turn: Turn, status: str, output: list, used: int) -> None:

@@ -96,6 +96,11 @@ class Conversation(models.Model):
         MEDIUM = "medium", _("Medium")
         HIGH = "high", _("High")
 
+    class WebSearch(models.TextChoices):
+        AUTO = "auto", _("Automatic")
+        ALWAYS = "always", _("Always")
+        OFF = "off", _("Off")
+
     class Truncation(models.TextChoices):
         DISABLED = "disabled", _("Off: fail when the conversation is too long")
         AUTO = "auto", _("Auto: drop the oldest turns when too long")
@@ -119,6 +124,10 @@ class Conversation(models.Model):
     reasoning_summary = models.BooleanField(_("show reasoning summary"), default=False)
     truncation = models.CharField(
         _("truncation"), max_length=10, choices=Truncation.choices, default=Truncation.AUTO
+    )
+    # Whether the model may search the web (only where its catalogue entry allows it).
+    web_search = models.CharField(
+        _("web search"), max_length=6, choices=WebSearch.choices, default=WebSearch.AUTO
     )
     # Request fields of the relay that the chat page does not edit, kept so every field of the
     # API has a home (set through the admin or future tools).
@@ -287,7 +296,7 @@ ADVANCED_SETTINGS_FIELDS = (
     "reasoning_summary",
     "truncation",
 )
-SETTINGS_FIELDS = ("model", "instructions", *ADVANCED_SETTINGS_FIELDS)
+SETTINGS_FIELDS = ("model", "instructions", "web_search", *ADVANCED_SETTINGS_FIELDS)
 
 
 class ReplyQuerySet(models.QuerySet):
@@ -464,6 +473,9 @@ class Reply(models.Model):
     upstream_status = models.CharField(max_length=20, blank=True)
     upstream_created_at = models.BigIntegerField(null=True, blank=True)
     output_items = models.JSONField(default=list, blank=True)
+    # The url_citation annotations of the reply's text, as they came ({url, title, start_index,
+    # end_index}); kept for a partial reply as far as they came.
+    citations = models.JSONField(_("citations"), default=list, blank=True)
     incomplete_reason = models.CharField(max_length=100, blank=True)
     # Where the max_output_tokens sent came from (empty for replies from before it was kept), so
     # a reply cut short by the length limit can say which limit applied.
@@ -572,6 +584,37 @@ class Reply(models.Model):
         other version can be shown while one generates; `selected` defaults to True)."""
         Reply.feedback.related.set_cached_value(self, None)
         return self
+
+    @property
+    def used_unknown_tool(self) -> bool:
+        """The relay's output holds an item of a type this site does not show (said in one
+        plain line under the reply, never dropped silently)."""
+        from conversations.upstream import KNOWN_ITEM_TYPES
+
+        return any(
+            isinstance(item, dict) and str(item.get("type") or "message") not in KNOWN_ITEM_TYPES
+            for item in self.output_items or []
+        )
+
+    @property
+    def made_images(self) -> bool:
+        return any(
+            isinstance(item, dict) and item.get("type") == "image_generation_call"
+            for item in self.output_items or []
+        )
+
+    def generated_images(self):
+        """The images a hosted tool made in this reply, as stored (no query when it made none,
+        or when the task that stored them handed them over: `images_in_hand`)."""
+        in_hand = getattr(self, "images_in_hand", None)
+        if in_hand is not None:
+            return in_hand
+        if not self.made_images:
+            return []
+        from conversations.models.attachments import Attachment
+
+        generated = Attachment.Origin.GENERATED
+        return [file for file in self.attachments.all() if file.origin == generated]
 
     @property
     def has_usage(self) -> bool:

@@ -55,6 +55,13 @@ class RateLimited(Exception):
 PRICE = {"max_digits": 12, "decimal_places": 6, "null": True, "blank": True}
 
 
+class SearchContextSize(models.TextChoices):
+    DEFAULT = "", _("Relay default")
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+
+
 class AIModel(models.Model):
     """A model staff may pick, with its prices per million tokens. When the catalogue is empty
     the RESPONSES_MODELS list is used; `seed_from_settings` copies that list in."""
@@ -67,6 +74,31 @@ class AIModel(models.Model):
     cached_input_price = models.DecimalField(_("cached input price per million tokens"), **PRICE)
     output_price = models.DecimalField(_("output price per million tokens"), **PRICE)
     currency = models.CharField(_("currency"), max_length=3, default="USD")
+    # Hosted tools the relay runs for this model (the site itself never runs code for a model,
+    # so function tools are never offered). Sent with every turn of a conversation on it.
+    web_search = models.BooleanField(
+        _("web search"),
+        default=False,
+        help_text=_("Let the model search the web and cite its sources."),
+    )
+    web_search_context_size = models.CharField(
+        _("search context size"),
+        max_length=6,
+        choices=SearchContextSize.choices,
+        blank=True,
+        help_text=_("How much of the pages found the model reads (empty: the relay's default)."),
+    )
+    web_search_domains = models.JSONField(
+        _("allowed domains"),
+        default=list,
+        blank=True,
+        help_text=_("Search only these sites (empty: the whole web)."),
+    )
+    image_generation = models.BooleanField(
+        _("image generation"),
+        default=False,
+        help_text=_("Let the model make images; they are stored and shown by this site."),
+    )
 
     class Meta:
         verbose_name = _("model")
@@ -104,6 +136,37 @@ class AIModel(models.Model):
             + Decimal(max(output_tokens, 0)) * max(self.output_price, ZERO)
         ) / MILLION
         return max(cost, ZERO).quantize(CENT_FRACTION, rounding=ROUND_HALF_UP)
+
+    @property
+    def offers_web_search(self) -> bool:
+        """Web search is on for this model; in demo mode always (the demo relay has it)."""
+        return self.web_search or settings.DEMO_MODE
+
+    def hosted_tools(self) -> list[dict]:
+        """The hosted tools of the Responses API this model is allowed, as sent. In demo mode
+        every model has web search and image generation: the product's own fake relay answers
+        both."""
+        tools: list[dict] = []
+        if self.offers_web_search:
+            tool: dict = {"type": "web_search"}
+            if self.web_search_context_size:
+                tool["search_context_size"] = self.web_search_context_size
+            domains = [d for d in self.web_search_domains or [] if isinstance(d, str) and d]
+            if domains:
+                tool["filters"] = {"allowed_domains": domains}
+            tools.append(tool)
+        if self.image_generation or settings.DEMO_MODE:
+            tools.append({"type": "image_generation"})
+        return tools
+
+    @classmethod
+    def for_tools(cls, model_id: str) -> "AIModel | None":
+        """The model whose hosted tools a conversation on `model_id` gets: its catalogue entry;
+        in demo mode, a model listed only in RESPONSES_MODELS counts as an entry too."""
+        model = cls.cached(model_id)
+        if model is None and settings.DEMO_MODE and model_id:
+            model = cls(model_id=model_id)
+        return model
 
     @classmethod
     def cached(cls, model_id: str) -> "AIModel | None":

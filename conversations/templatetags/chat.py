@@ -2,8 +2,9 @@
 the sidebar heading of a conversation."""
 
 from django import template
+from django.urls import NoReverseMatch, reverse
 
-from conversations import rendering, sidebar, streaming_markdown
+from conversations import citations, rendering, sidebar, streaming_markdown
 
 register = template.Library()
 
@@ -30,3 +31,24 @@ def live_reply_body(reply):
     then the block being written, completed, in the live tail."""
     settled, tail = streaming_markdown.render_streaming(reply.text or "")
     return settled + streaming_markdown.tail_element(reply.pk, tail)
+
+
+@register.simple_tag
+def cited_reply_text(reply):
+    """A finished reply's text with its citations' numbered marks (citations.py)."""
+    return citations.render_cited_text(reply.text or "", reply.citations or [], reply.pk)
+
+
+@register.simple_tag
+def reply_sources(reply):
+    """The pages a reply cites, numbered (citations.Source)."""
+    return citations.sources(reply.citations or [])[0]
+
+
+@register.simple_tag
+def attachment_url(attachment) -> str:
+    """Where the site serves a stored file (the attachment view); "" where it is not served."""
+    try:
+        return reverse("attachment", args=[attachment.pk])
+    except NoReverseMatch:
+        return ""

@@ -24,8 +24,8 @@ from django.utils.html import escape, format_html
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET
 
+from conversations import citations, live_channel, open_streams, sse
 from conversations import live as live_registry
-from conversations import live_channel, open_streams, sse
 from conversations.live import LiveReply
 from conversations.models import Reply
 from conversations.open_streams import OpenStream
@@ -86,7 +86,8 @@ async def _guarded(request, stream: OpenStream, reply_id, generating: bool):
     checked = loop.time()
     followed: list[LiveReply] = []
     try:
-        events = _followed(reply_id, stream, followed) if generating else _nothing()
+        language = getattr(request, "LANGUAGE_CODE", None)
+        events = _followed(reply_id, stream, followed, language) if generating else _nothing()
         async with aclosing(events):
             async for chunk in events:
                 if stream.closed_by_cap:
@@ -117,7 +118,7 @@ async def _nothing():
     yield
 
 
-async def _followed(reply_id, stream: OpenStream, followed: list):
+async def _followed(reply_id, stream: OpenStream, followed: list, language: str | None = None):
     """The reply as the live channel gives it to watch (appended to `followed`, for the final
     message). A reply stored as generating that nothing is known to generate yet (one about to
     start here) is waited for, a tick at a time, until it starts or proves stale."""
@@ -126,7 +127,7 @@ async def _followed(reply_id, stream: OpenStream, followed: list):
         async with channel.watch(reply_id) as live:
             if live is not None:
                 followed.append(live)
-                async with aclosing(_live_events(live, stream)) as events:
+                async with aclosing(_live_events(live, stream, language)) as events:
                     async for chunk in events:
                         yield chunk
                 return
@@ -189,7 +190,7 @@ def _changes(reply_id, markdown: StreamingMarkdown, settled: int, tail: str) -> 
     return parts, html
 
 
-async def _live_events(live: LiveReply, stream: OpenStream):
+async def _live_events(live: LiveReply, stream: OpenStream, language: str | None = None):
     """From the reply's LiveReply: the blocks as they settle and the open block rendered again,
     at most every MIN_GAP, or less often when the process's budget is shared with many viewers
     (the stream's share: open_streams.share). An open block too long to render cheaply (a long
@@ -197,15 +198,44 @@ async def _live_events(live: LiveReply, stream: OpenStream):
     STREAM_RENDERS_PER_SECOND)."""
     open_streams.start_live(stream)
     try:
-        async for message in _live_messages(live, stream):
+        async for message in _live_messages(live, stream, language):
             yield message
     finally:
         open_streams.stop_live(stream)
 
 
-async def _live_messages(live: LiveReply, stream: OpenStream):
+def _tool_parts(live: LiveReply, language: str | None) -> list[str]:
+    """The partials that show what the reply's hosted tools are doing: the web search under
+    way, with its query, and the sources cited so far."""
+    with translation.override(language):
+        if live.searching is None:
+            activity = ""
+        elif live.searching:
+            activity = format_html(
+                '<span class="tool-spinner" aria-hidden="true"></span>{} <q class="search-query">'
+                "{}</q>",
+                translation.gettext("Searching the web…"),
+                live.searching,
+            )
+        else:
+            activity = format_html(
+                '<span class="tool-spinner" aria-hidden="true"></span>{}',
+                translation.gettext("Searching the web…"),
+            )
+        found = citations.sources(live.citations)[0]
+        sources = render_to_string(
+            "conversations/_reply_sources.html", {"reply_id": live.reply_id, "sources": found}
+        )
+    return [
+        sse.partial(f"reply-{live.reply_id}-activity", activity),
+        sse.partial(f"reply-{live.reply_id}-sources", sources),
+    ]
+
+
+async def _live_messages(live: LiveReply, stream: OpenStream, language: str | None = None):
     loop = asyncio.get_running_loop()
     version, settled, tail, reasoning_sent, idle = -1, -1, "", 0, 0.0
+    tools_sent = 0
     last_render, render_every, pending = 0.0, 0.0, False
     while True:
         wait = min(TICK, settings.STREAM_KEEPALIVE_INTERVAL - idle)
@@ -230,6 +260,9 @@ async def _live_messages(live: LiveReply, stream: OpenStream):
         if settled < 0:
             message, tail = _snapshot(live.reply_id, markdown, live.reasoning)
             settled, reasoning_sent, last_render = len(markdown.settled), len(live.reasoning), now
+            if live.tools_version:
+                tools_sent = live.tools_version
+                message += sse.message("".join(_tool_parts(live, language)))
             yield message
         else:
             parts = []
@@ -246,6 +279,9 @@ async def _live_messages(live: LiveReply, stream: OpenStream):
                 parts.append(
                     sse.partial(f"reply-{live.reply_id}-reasoning", escape(live.reasoning))
                 )
+            if live.tools_version != tools_sent:
+                tools_sent = live.tools_version
+                parts.extend(_tool_parts(live, language))
             if parts:
                 yield sse.message("".join(parts))
         if markdown.seen:

@@ -1,0 +1,138 @@
+"""The sources a reply cites (url_citation annotations stored in Reply.citations): numbered
+once per page, shown as marks in the text ([1] linking to the Sources list under the reply)
+and as that list (title and host of each page). Only an http(s) URL with a plain host becomes
+a link; any other (javascript:, data:, relative, credentials before the host as in
+https://example.com@evil.test, an internationalised or punycode host) is shown as text, with
+the real host in its ASCII (punycode) form, so a look-alike cannot pass for another site."""
+
+import re
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+
+from conversations.rendering import render_markdown
+
+# Marks are placed in the text as these private-use characters around the number, rendered
+# with the markdown, then turned into links in the HTML's text (never inside a tag).
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_MARK = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+MAX_SHOWN_URL = 80
+
+
+@dataclass(frozen=True)
+class Source:
+    number: int
+    title: str
+    host: str  # the real host, in ASCII (punycode) form; "" when there is none
+    href: str | None  # None: shown as text, never a link
+
+    @property
+    def label(self) -> str:
+        return self.title or self.host or _shortened(self.href or "")
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN_URL else text[: MAX_SHOWN_URL - 1] + "…"
+
+
+def _ascii_host(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def link_of(url: str) -> tuple[str | None, str]:
+    """(the URL if it may be a link else None, the host to show)."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname or ""
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        return None, ""
+    host = _ascii_host(hostname.lower())
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
+        return None, host
+    if _UNSAFE_CHARS.search(url) or parts.username is not None or parts.password is not None:
+        return None, host
+    if not hostname.isascii() or any(label.startswith("xn--") for label in host.split(".")):
+        return None, host
+    return url, host
+
+
+def sources(citations: list[dict[str, Any]]) -> tuple[list[Source], dict[str, int]]:
+    """The cited pages, numbered in order of first citation, and each URL's number."""
+    numbers: dict[str, int] = {}
+    found: list[Source] = []
+    for citation in citations or []:
+        if not isinstance(citation, dict) or not isinstance(citation.get("url"), str):
+            continue
+        url = citation["url"]
+        if url in numbers:
+            continue
+        numbers[url] = len(found) + 1
+        href, host = link_of(url)
+        title = citation.get("title") if isinstance(citation.get("title"), str) else ""
+        found.append(Source(numbers[url], title, host, href))
+    return found, numbers
+
+
+def render_cited_text(text: str, citations: list[dict[str, Any]], reply_id) -> SafeString:
+    """The reply's markdown, rendered safely (rendering.py), with a numbered mark where each
+    citation ends."""
+    if not citations:
+        return render_markdown(text)
+    _found, numbers = sources(citations)
+    text = text.replace(_OPEN, "\ufffd").replace(_CLOSE, "\ufffd")  # (same length)
+    at: dict[int, list[int]] = {}
+    for citation in citations:
+        end = citation.get("end_index") if isinstance(citation, dict) else None
+        number = numbers.get(citation.get("url")) if isinstance(citation, dict) else None
+        if isinstance(end, int) and number is not None:
+            marks = at.setdefault(min(max(end, 0), len(text)), [])
+            if number not in marks:
+                marks.append(number)
+    for position in sorted(at, reverse=True):
+        marks = "".join(f"{_OPEN}{number}{_CLOSE}" for number in sorted(at[position]))
+        text = text[:position] + marks + text[position:]
+    return mark_safe(_links_for_marks(str(render_markdown(text)), reply_id))  # noqa: S308
+
+
+def _links_for_marks(html: str, reply_id) -> str:
+    """Turns the marks in the HTML's text into links to the sources; marks that ended up in a
+    tag (a link's title) are dropped. The HTML is the sanitiser's output: attribute values are
+    double-quoted with their quotes escaped, and a "<" in text is escaped, so a "<" always
+    opens a tag."""
+    label = gettext("Source %(number)s")
+    out: list[str] = []
+    start, in_tag, quoted = 0, False, False
+    for position, char in enumerate(html):
+        if not in_tag and char == "<":
+            out.append(_replace_marks(html[start:position], reply_id, label))
+            start, in_tag = position, True
+        elif in_tag and char == '"':
+            quoted = not quoted
+        elif in_tag and char == ">" and not quoted:
+            out.append(_MARK.sub("", html[start : position + 1]))
+            start, in_tag = position + 1, False
+    rest = html[start:]
+    out.append(_MARK.sub("", rest) if in_tag else _replace_marks(rest, reply_id, label))
+    return "".join(out).replace(_OPEN, "").replace(_CLOSE, "")
+
+
+def _replace_marks(text: str, reply_id, label: str) -> str:
+    def link(match: re.Match) -> str:
+        number = match[1]
+        name = escape(label % {"number": number})
+        return (
+            f'<a class="cite" href="#reply-{reply_id}-source-{number}" aria-label="{name}">'
+            f"[{number}]</a>"
+        )
+
+    return _MARK.sub(link, text)
