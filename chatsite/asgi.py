@@ -29,11 +29,21 @@ def route(scope) -> str:
     """Where a request's synchronous work runs. "shared": sending and the reply actions, many
     at once, each short, all writing. "stream": a live stream's request, which only looks the
     reply up and then waits on the event loop, and must never queue behind a burst of sends.
-    "own": anything else."""
+    "own": anything else, and a send with files (multipart/form-data): reading and converting
+    them takes up to seconds, which must never delay the other sends on the shared thread."""
     path = scope["path"].removeprefix(scope.get("root_path", ""))
+    if path == "/send/" and is_multipart(scope):
+        return "own"
     if path == "/send/" or path.startswith("/r/"):
         return "stream" if path.endswith("/stream/") else "shared"
     return "own"
+
+
+def is_multipart(scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+    return False
 
 
 class OneTripASGIHandler(ASGIHandler):

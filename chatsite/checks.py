@@ -42,3 +42,30 @@ def several_workers_share_what_they_must(app_configs=None, **kwargs) -> list[che
             )
         )
     return errors
+
+
+@checks.register(checks.Tags.security)
+def company_sign_in_is_complete(app_configs=None, **kwargs) -> list[checks.Error]:
+    """OIDC_ISSUER turns the company sign-in on; it cannot work without the client's id and
+    secret, and LOCAL_LOGIN takes only its two values."""
+    errors = []
+    if settings.OIDC_ISSUER and not (settings.OIDC_RP_CLIENT_ID and settings.OIDC_RP_CLIENT_SECRET):
+        errors.append(
+            checks.Error(
+                _(
+                    "OIDC_ISSUER is set but OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is not: the "
+                    "company sign-in needs the client id and secret the identity provider gave "
+                    "when the site was registered. Set both, or unset OIDC_ISSUER."
+                ),
+                id="chatsite.E003",
+            )
+        )
+    if settings.LOCAL_LOGIN not in ("everyone", "superusers"):
+        errors.append(
+            checks.Error(
+                _("LOCAL_LOGIN is %(value)r: it takes everyone or superusers.")
+                % {"value": settings.LOCAL_LOGIN},
+                id="chatsite.E004",
+            )
+        )
+    return errors

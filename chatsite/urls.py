@@ -1,5 +1,5 @@
-"""The site's URLs: the chat at the root, log in and out, and the admin (with its usage
-dashboard, which sits before the admin's own catch-all)."""
+"""The site's URLs: the chat at the root, log in and out (with the company sign-in), and the
+admin (with its usage dashboard, which sits before the admin's own catch-all)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -8,7 +8,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 
 from conversations.login_throttle import LoginForm
-from conversations.views import usage_dashboard
+from conversations.views import company_sign_in, usage_dashboard
 
 
 @require_GET
@@ -24,7 +24,10 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Signing out ends the provider's session too when it came from there (company sign-in).
+    path("logout/", company_sign_in.sign_out, name="logout"),
+    path("oidc/authenticate/", company_sign_in.start, name="oidc_authentication_init"),
+    path("oidc/callback/", company_sign_in.callback, name="oidc_authentication_callback"),
     path("admin/usage/", usage_dashboard.dashboard, name="usage_dashboard"),
     path("admin/usage/export.csv", usage_dashboard.export_csv, name="usage_export"),
     path("admin/", admin.site.urls),

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from conversations.models import Conversation, Reply
+from conversations.models import Attachment, Conversation, Reply
 
 FORMATS = {"md": "text/markdown; charset=utf-8", "json": "application/json"}
 JSONL_CONTENT_TYPE = "application/x-ndjson"
@@ -22,7 +22,30 @@ def export_filename(conversation: Conversation, extension: str) -> str:
 
 
 def _replies(conversation: Conversation) -> list[Reply]:
-    return list(conversation.visible_replies().select_related("feedback"))
+    return list(
+        conversation.visible_replies().select_related("feedback").prefetch_related("attachments")
+    )
+
+
+def attachment_path(attachment: Attachment) -> str:
+    """Where a file is in the zip export (the id keeps files of the same name apart)."""
+    return f"files/{attachment.pk.hex[:8]}-{attachment.name}"
+
+
+def _attachment_data(attachment: Attachment) -> dict:
+    return {
+        "id": str(attachment.pk),
+        "name": attachment.name,
+        "origin": attachment.origin,
+        "kind": attachment.kind,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
+        "pages": attachment.pages,
+        "estimated_tokens": attachment.estimated_tokens,
+        "path_in_zip": attachment_path(attachment),
+    }
 
 
 def _time(moment) -> str | None:
@@ -36,6 +59,8 @@ def conversation_markdown(conversation: Conversation) -> str:
     lines.append(_("Exported: %(date)s") % {"date": _time(timezone.now())})
     for reply in _replies(conversation):
         lines += ["", "---", "", f"## {_('You')}", "", reply.user_input, ""]
+        for attachment in reply.attachments.all():
+            lines.append(f"- {_('Attached')}: {attachment.name} ({attachment.size} B)")
         lines += [f"## {_('Reply')} ({reply.model})", ""]
         if reply.text:
             lines += [reply.text, ""]
@@ -66,6 +91,7 @@ def _reply_data(reply: Reply) -> dict:
             "cached_input_tokens": reply.input_cached_tokens,
             "output_tokens": reply.output_tokens,
             "reasoning_tokens": reply.reasoning_tokens,
+            "image_tokens": reply.input_image_tokens,
             "total_tokens": reply.total_tokens,
             "estimated": reply.usage_estimated,
         },
@@ -80,6 +106,7 @@ def _reply_data(reply: Reply) -> dict:
         "feedback": None
         if feedback is None
         else {"helpful": feedback.helpful, "comment": feedback.comment},
+        "attachments": [_attachment_data(attachment) for attachment in reply.attachments.all()],
     }
 
 
@@ -105,3 +132,27 @@ def conversations_jsonl(conversations: Iterable[Conversation]) -> Iterator[str]:
     """One line per conversation, produced one at a time (for a streamed download)."""
     for conversation in conversations:
         yield json.dumps(_conversation_data(conversation), ensure_ascii=False) + "\n"
+
+
+def conversation_zip(conversation: Conversation):
+    """The conversation's JSON export and its files, as a zip in a temporary file (spooled to
+    disk past a few megabytes), rewound for reading."""
+    import tempfile
+    import zipfile
+
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("conversation.json", conversation_json(conversation))
+        for reply in _replies(conversation):
+            for attachment in reply.attachments.all():
+                try:
+                    with (
+                        attachment.file.open("rb") as source,
+                        archive.open(attachment_path(attachment), "w") as target,
+                    ):
+                        while chunk := source.read(1024 * 1024):
+                            target.write(chunk)
+                except FileNotFoundError:
+                    continue
+    out.seek(0)
+    return out

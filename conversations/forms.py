@@ -116,8 +116,18 @@ class SendForm(ConversationSettingsForm):
     conversation = forms.UUIDField(required=False, widget=forms.HiddenInput)
     client_token = forms.UUIDField(widget=forms.HiddenInput)
 
+    def __init__(self, *args, has_files: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A message may be only attachments.
+        self.has_files = has_files
+        self.fields["message"].required = not has_files
+
     def clean_message(self) -> str:
-        message = self.cleaned_data["message"]
+        # Line ends as typed: a form posted as multipart/form-data (the composer, which carries
+        # files) has its newlines sent as CRLF.
+        message = self.cleaned_data["message"].replace("\r\n", "\n")
+        if not message.strip() and getattr(self, "has_files", False):
+            return message.strip()
         if not message.strip():
             raise forms.ValidationError(_("Type a message first."), code="empty")
         if len(message) > settings.MAX_MESSAGE_CHARS:
@@ -141,6 +151,12 @@ class EditForm(VersionForm):
     """Edit-and-resend: the new message, checked like a sent one."""
 
     message = forms.CharField(label=_("Message"), strip=False)
+
+    def __init__(self, *args, has_files: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A turn with files may be edited to no text at all.
+        self.has_files = has_files
+        self.fields["message"].required = not has_files
 
     clean_message = SendForm.clean_message
 

@@ -14,13 +14,15 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from conversations import live as live_registry
 from conversations import live_channel, relay_status, upstream
+from conversations.attachments import parts
 from conversations.failures import MESSAGES, describe, status_for
 from conversations.live import WORKER, LiveReply
-from conversations.models import Conversation, OutputLimit, Reply
+from conversations.models import Attachment, Conversation, OutputLimit, Reply
 from conversations.tokens import estimate_tokens
 from conversations.upstream import Finished, UpstreamError
 from conversations.work_threads import database_work
@@ -55,7 +57,7 @@ def prepare(reply: Reply) -> dict[str, Any]:
         worker=WORKER,
         request_params=_recorded_params(payload),
         previous_response_id=payload.get("previous_response_id", ""),
-        sent_full_history=isinstance(payload["input"], list),
+        sent_full_history=reply.parent_id is not None and "previous_response_id" not in payload,
         output_limit=reply.output_limit,
     )
     return payload if started else {}
@@ -164,7 +166,12 @@ def build_payload(
     """The request for one turn. Instructions go every turn (previous_response_id does not
     carry them). Context is the turn it follows: that reply's id when it has one, else the
     whole path that leads to it."""
-    payload: dict[str, Any] = {"model": reply.model, "input": reply.user_input}
+    files = parts.uploaded_by_reply([reply.pk]).get(reply.pk, [])
+    content = parts.user_content(reply.user_input, files)
+    payload: dict[str, Any] = {
+        "model": reply.model,
+        "input": content if isinstance(content, str) else [{"role": "user", "content": content}],
+    }
     if conversation.instructions:
         payload["instructions"] = conversation.instructions
     for name in ("temperature", "top_p", "max_output_tokens"):
@@ -197,22 +204,30 @@ def build_payload(
     return payload
 
 
-def history_input(conversation: Conversation, reply: Reply) -> list[dict[str, str]]:
+def history_input(conversation: Conversation, reply: Reply) -> list[dict[str, Any]]:
     """The turns that lead to `reply` (its own branch, whatever is shown now) as input
-    messages, then the new message."""
+    messages, then the new message; each user message with its files again."""
     turns = {
         pk: (parent_id, user_input, text)
         for pk, parent_id, user_input, text in conversation.replies.values_list(
             "pk", "parent_id", "user_input", "text"
         )
     }
-    messages: list[dict[str, str]] = [{"role": "user", "content": reply.user_input}]
+    path = [reply.pk]
     turn_id = reply.parent_id
     while turn_id is not None:
-        turn_id, user_input, text = turns[turn_id]
+        path.append(turn_id)
+        turn_id = turns[turn_id][0]
+    files = parts.uploaded_by_reply(path)
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": parts.user_content(reply.user_input, files.get(reply.pk, []))}
+    ]
+    for turn_id in path[1:]:
+        _, user_input, text = turns[turn_id]
         if text:
             messages.append({"role": "assistant", "content": text})
-        messages.append({"role": "user", "content": user_input})
+        content = parts.user_content(user_input, files.get(turn_id, []))
+        messages.append({"role": "user", "content": content})
     return messages[::-1]
 
 
@@ -432,7 +447,7 @@ def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> d
     if not live.accepted:
         return {}
     sent = payload.get("instructions", "") + _input_text(payload["input"])
-    input_tokens = estimate_tokens(sent)
+    input_tokens = estimate_tokens(sent) + _files_estimate(live, payload)
     output_tokens = estimate_tokens(live.text + live.refusal)
     reasoning_tokens = estimate_tokens(live.reasoning)
     return {
@@ -445,10 +460,41 @@ def _usage_fields(live: LiveReply, payload: dict[str, Any], response: dict) -> d
     }
 
 
+def _files_estimate(live: LiveReply, payload: dict[str, Any]) -> int:
+    """The estimate stored with each image and PDF sent (text and office files are in the
+    text already): this turn's, and with the whole history sent, the earlier turns' too."""
+    ids = [live.reply_id]
+    if isinstance(payload["input"], list) and len(payload["input"]) > 1:
+        parents = dict(
+            Reply.objects.filter(conversation_id=live.conversation_id).values_list(
+                "pk", "parent_id"
+            )
+        )
+        node = parents.get(live.reply_id)
+        while node is not None:
+            ids.append(node)
+            node = parents.get(node)
+    sent = Attachment.objects.filter(
+        reply_id__in=ids,
+        origin=Attachment.Origin.UPLOADED,
+        kind__in=[Attachment.Kind.IMAGE, Attachment.Kind.PDF],
+    )
+    return sent.aggregate(total=Sum("estimated_tokens"))["total"] or 0
+
+
 def _input_text(value: Any) -> str:
+    """The text of a request's input, for the estimate: text parts only (files' data URLs are
+    no text; their tokens were estimated when attached)."""
     if isinstance(value, str):
         return value
-    return "".join(str(message.get("content", "")) for message in value)
+    texts: list[str] = []
+    for message in value:
+        content = message.get("content", "")
+        if isinstance(content, str):
+            texts.append(content)
+            continue
+        texts.extend(part.get("text", "") for part in content if part.get("type") == "input_text")
+    return "".join(texts)
 
 
 async def drain(grace: float) -> int:

@@ -2,8 +2,9 @@
 counts failed logins in the database, per (username, client address) and per client address,
 and refuses further tries for a while once either count reaches its limit (settings.py, "Logging
 in"). This module holds what axes leaves to the project: the two limits, what a success
-forgives, and the sentence a refused person reads."""
+forgives, the sentence a refused person reads, and that the company sign-in is not throttled."""
 
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off, get_failure_limit
 from django.conf import settings
@@ -67,6 +68,12 @@ class LoginThrottleHandler(AxesDatabaseHandler):
             return max(failures, get_failure_limit(request, credentials))
         return failures
 
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        """A refused company sign-in (deactivated here, say) is no guess: not counted."""
+        if is_company_sign_in(credentials):
+            return None
+        return super().user_login_failed(sender, credentials, request, **kwargs)
+
     def reset_user_attempts(self, request, credentials=None) -> int:
         """A successful login forgives that username's failures from that address, never the
         address's failures for other usernames: else a guesser's own account, or a
@@ -75,6 +82,23 @@ class LoginThrottleHandler(AxesDatabaseHandler):
         per_pair, _per_address = self.filter_user_attempts(request, credentials)
         count, _deleted = per_pair.delete()
         return count
+
+
+def is_company_sign_in(credentials) -> bool:
+    """The company sign-in's call of authenticate() (its callback passes the nonce, and no
+    password): the provider authenticated the person, so there is nothing to guess here."""
+    return "nonce" in credentials and not credentials.get("password")
+
+
+class PasswordLoginThrottle(AxesStandaloneBackend):
+    """Axes' refusal of throttled logins, for password logins only: an office address that
+    guessed passwords (or staff typing theirs with LOCAL_LOGIN=superusers) must not shut its
+    people out of the company sign-in."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if is_company_sign_in({**kwargs, "password": password}):
+            return None
+        return super().authenticate(request, username, password, **kwargs)
 
 
 def locked_out_error(request) -> ValidationError:
@@ -94,13 +118,24 @@ def lockout_response(request, original_response, credentials=None):
     return original_response
 
 
+SUPERUSERS_ONLY = _(
+    "Please enter the correct username and password of a superuser: passwords are for the "
+    "site's administrators only. Everyone else signs in with the company account (the button "
+    "above)."
+)
+
+
 class LockoutMessage:
     """Shows the lockout sentence instead of "wrong username or password" when axes refused
-    the login (it marks the request), whichever login form was used."""
+    the login (it marks the request), whichever login form was used; with LOCAL_LOGIN=
+    superusers, says that passwords are for superusers (the backend refuses the rest), without
+    telling whether the password was right."""
 
     def get_invalid_login_error(self):
         if getattr(self.request, "axes_locked_out", False):
             return locked_out_error(self.request)
+        if settings.LOCAL_LOGIN == "superusers":
+            return ValidationError(SUPERUSERS_ONLY, code="superusers_only")
         return super().get_invalid_login_error()
 
 

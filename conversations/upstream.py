@@ -324,15 +324,41 @@ async def _http_error(response: httpx.Response) -> UpstreamError:
     )
 
 
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    """The request body as httpx's json= writes it (compact, UTF-8). A value with an
+    `as_json()` is written as what that returns, read now (a stored file's data URL)."""
+    return json.dumps(
+        body, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_read_later
+    ).encode()
+
+
+def _read_later(value: Any) -> Any:
+    as_json = getattr(value, "as_json", None)
+    if callable(as_json):
+        return as_json()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
 async def stream_response(payload: dict[str, Any]) -> AsyncIterator[Event]:
     """POSTs a streamed request and yields events until the terminal one. Raises
     UpstreamError for HTTP errors, timeouts, cut or malformed streams, mid-stream errors and
     answers past the size caps."""
     url = f"{base_url()}/responses"
     client = _client()
-    request = client.build_request(
-        "POST", url, json={**payload, "stream": True}, headers=_headers(), timeout=_timeout()
-    )
+    body = {**payload, "stream": True}
+    if isinstance(payload.get("input"), list):
+        # Content parts (files read and encoded as base64 now, megabytes of them) or a whole
+        # history: written in a worker thread, never on the event loop that streams every
+        # other reply, nor on the thread of the send or reply action that prepared it.
+        content = await asyncio.to_thread(_json_bytes, body)
+        headers = {**_headers(), "Content-Type": "application/json"}
+        request = client.build_request(
+            "POST", url, content=content, headers=headers, timeout=_timeout()
+        )
+    else:
+        request = client.build_request(
+            "POST", url, json=body, headers=_headers(), timeout=_timeout()
+        )
     response = None
     try:
         response = await client.send(request, stream=True)

@@ -5,6 +5,7 @@ from django.urls import path
 from conversations.views import (
     exports,
     feedback,
+    files,
     organise,
     pages,
     reviews,
@@ -37,6 +38,12 @@ urlpatterns = [
         {"extension": "json"},
         name="conversation_export_json",
     ),
+    path(
+        "c/<uuid:conversation_id>/export.zip",
+        exports.export_conversation_zip,
+        name="conversation_export_zip",
+    ),
+    path("files/<uuid:attachment_id>/", files.attachment, name="attachment"),
     path("r/<uuid:reply_id>/feedback/", feedback.give_feedback, name="reply_feedback"),
     path("c/<uuid:conversation_id>/pin/", organise.pin, name="conversation_pin"),
     path("c/<uuid:conversation_id>/unpin/", organise.unpin, name="conversation_unpin"),

@@ -211,3 +211,16 @@ def default_language():
     from django.utils import translation
 
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def attachment_files(tmp_path, monkeypatch):
+    """Attachments of a test are stored in its own temporary directory (files written by a
+    test whose rows roll back would otherwise stay in var/). Returns the storage."""
+    from django.core.files.storage import FileSystemStorage
+
+    from conversations.models import Attachment
+
+    storage = FileSystemStorage(location=tmp_path / "attachments")
+    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", storage)
+    return storage

@@ -63,17 +63,25 @@ def test_the_menu_opens_with_enter_moves_with_arrows_and_escape_gives_focus_back
     expect(button).to_have_attribute("aria-expanded", "true")
     items = menu.get_by_role("menuitem")
     expect(items).to_have_text(
-        ["Rename", "Pin", "Archive", "Export as Markdown", "Export as JSON", "Delete"]
+        [
+            "Rename",
+            "Pin",
+            "Archive",
+            "Export as Markdown",
+            "Export as JSON",
+            "Export with files (.zip)",
+            "Delete",
+        ]
     )
     expect(items.nth(0)).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(items.nth(1)).to_be_focused()
     page.keyboard.press("End")
-    expect(items.nth(5)).to_be_focused()
+    expect(items.nth(6)).to_be_focused()
     page.keyboard.press("ArrowDown")  # round to the first
     expect(items.nth(0)).to_be_focused()
     page.keyboard.press("ArrowUp")
-    expect(items.nth(5)).to_be_focused()
+    expect(items.nth(6)).to_be_focused()
     page.keyboard.press("Home")
     expect(items.nth(0)).to_be_focused()
     # Under its button, inside the window.

@@ -25,6 +25,7 @@ ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 # Words that are the same in both languages: names, model ids, the language's own name.
 ALLOWED_LATIN = {"Top", "p", "gpt", "English", "alice", "token", "API", "AI", "ID"}
 ALLOWED_LATIN |= {"Markdown", "JSON"}  # names of file formats, the same in every language
+ALLOWED_LATIN |= {"KB", "MB", "GB", "PDF", "ZIP", "zip"}  # units and format names, as Django shows them in Chinese
 
 
 class VisibleText(HTMLParser):

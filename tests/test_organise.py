@@ -312,12 +312,21 @@ def test_each_entry_and_the_header_have_one_more_menu_with_every_action(alice, a
         menu = page.split(f'id="menu-{key}"', 1)[1].split("</div>", 1)[0]
         items = re.findall(r'role="menuitem"[^>]*>.*?<span>([^<]+)</span>', menu)
         pin = "Unpin" if conversation.pinned else "Pin"
-        assert items == ["Rename", pin, "Archive", "Export as Markdown", "Export as JSON", "Delete"]
+        assert items == [
+            "Rename",
+            pin,
+            "Archive",
+            "Export as Markdown",
+            "Export as JSON",
+            "Export with files (.zip)",
+            "Delete",
+        ]
         pk = conversation.pk
         for url in [
             f"/c/{pk}/?rename=1",
             f"/c/{pk}/export.md",
             f"/c/{pk}/export.json",
+            f"/c/{pk}/export.zip",
             f"/c/{pk}/delete/",
             f"/c/{pk}/archive/",
         ]:

@@ -17,6 +17,7 @@ import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLResolver, get_resolver
@@ -25,6 +26,7 @@ from django.utils import timezone
 from conversations.audit import record_access
 from conversations.models import (
     AIModel,
+    Attachment,
     Conversation,
     Feedback,
     QuotaPolicy,
@@ -76,6 +78,15 @@ PRODUCT = {
         "GET": owner_only(200),
         "POST": (L, 405, 405, 405, 405, 405),
     },
+    "c/<uuid:conversation_id>/export.zip": {
+        "GET": owner_only(200),
+        "POST": (L, 405, 405, 405, 405, 405),
+    },
+    # A file: its owner, and those who read conversations in the admin (audited).
+    "files/<uuid:attachment_id>/": {
+        "GET": (L, 200, 404, 200, 200, 200),
+        "POST": (L, 405, 405, 405, 405, 405),
+    },
     f"{C}pin/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(302)},
     f"{C}unpin/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(302)},
     f"{C}archive/": {"GET": (L, 405, 405, 405, 405, 405), "POST": owner_only(302)},
@@ -100,6 +111,9 @@ PRODUCT = {
     # Logging in and out, the health check and the language switcher.
     "login/": {"GET": (200, 302, 302, 302, 302, 302), "POST": (200, 302, 302, 302, 302, 302)},
     "logout/": {"GET": anyone(405), "POST": anyone(L)},
+    # The company sign-in: 404 without OIDC_ISSUER (as here); configured, tests/test_oidc.py.
+    "oidc/authenticate/": {"GET": anyone(404), "POST": anyone(405)},
+    "oidc/callback/": {"GET": anyone(404), "POST": anyone(405)},
     "health/": {"GET": anyone(200), "POST": anyone(405)},
     "i18n/setlang/": {"GET": anyone(302), "POST": anyone(302)},
     # The usage dashboard needs its permission (reviewers and administrators have it).
@@ -266,6 +280,10 @@ def world(django_user_model):
         total_tokens=10,
     )
     feedback = Feedback.objects.create(reply=reply, helpful=False, comment="meh")
+    attachment = Attachment(
+        owner=alice, reply=reply, kind="text", name="notes.txt", content_type="text/plain", size=5
+    )
+    attachment.file.save("notes.txt", ContentFile(b"notes"))
     record_access(reviewer, conversation, "viewed")
     objects = {
         "auth.group": Group.objects.create(name="Sales"),
@@ -273,6 +291,7 @@ def world(django_user_model):
         "conversations.conversation": conversation,
         "conversations.reply": reply,
         "conversations.feedback": feedback,
+        "conversations.attachment": attachment,
         "conversations.reviewaccess": ReviewAccess.objects.get(),
         "conversations.aimodel": AIModel.objects.get_or_create(model_id="gpt-5.5")[0],
         "conversations.quotapolicy": QuotaPolicy.objects.create(
@@ -322,6 +341,7 @@ def url_of(route: str, world) -> str:
     conversation = objects["conversations.conversation"]
     url = route.replace("<uuid:conversation_id>", str(conversation.pk))
     url = url.replace("<uuid:reply_id>", str(objects["conversations.reply"].pk))
+    url = url.replace("<uuid:attachment_id>", str(objects["conversations.attachment"].pk))
     url = url.replace("^(?P<app_label>conversations|auth|axes)/$", "conversations/")
     url = url.replace("(?P<url>.*)$", "no-such-page/")
     url = url.replace("<id>", str(objects["conversations.user"].pk))

@@ -295,11 +295,14 @@ class ConversationAdmin(CappedSearchCount, ReadOnlyAdmin):
 def transcript_context(conversation: Conversation) -> dict:
     """The turns as the owner sees them, and the other versions (retries, edits, branches not
     shown), each with its details and feedback for the reviewer."""
-    turns = list(conversation.visible_replies().select_related("feedback"))
+    turns = list(
+        conversation.visible_replies().select_related("feedback").prefetch_related("attachments")
+    )
     shown = {reply.pk for reply in turns}
     others = list(
         conversation.replies.exclude(pk__in=shown)
         .select_related("feedback")
+        .prefetch_related("attachments")
         .order_by("position", "created_at")
     )
     for reply in turns + others:

@@ -5,7 +5,7 @@ exports (recorded in the audit record, once per conversation) and legal holds.""
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import F
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -21,6 +21,7 @@ from conversations.exports import (
     JSONL_CONTENT_TYPE,
     conversation_json,
     conversation_markdown,
+    conversation_zip,
     conversations_jsonl,
     export_filename,
 )
@@ -246,6 +247,26 @@ def export_json(modeladmin, request, queryset):
     return _export_one(modeladmin, request, queryset, "json", conversation_json)
 
 
+@admin.action(description=_("Export with files (.zip)"), permissions=["view"])
+def export_zip(modeladmin, request, queryset):
+    """The JSON export with the conversation's files (recorded in the audit record)."""
+    if queryset.count() != 1:
+        modeladmin.message_user(
+            request,
+            gettext("Select one conversation to export it; use JSON lines for several."),
+            messages.WARNING,
+        )
+        return None
+    conversation = queryset.select_related("owner").get()
+    record_access(request.user, conversation, "exported")
+    return FileResponse(
+        conversation_zip(conversation),
+        as_attachment=True,
+        filename=export_filename(conversation, "zip"),
+        content_type="application/zip",
+    )
+
+
 @admin.action(
     description=_("Export as JSON lines (one conversation per line)"), permissions=["view"]
 )
@@ -296,6 +317,7 @@ def lift_legal_hold(modeladmin, request, queryset):
 CONVERSATION_ACTIONS = [
     export_markdown,
     export_json,
+    export_zip,
     export_jsonl,
     place_legal_hold,
     lift_legal_hold,

@@ -24,6 +24,7 @@ class ReviewAccessAdmin(ReadOnlyAdmin):
         "owner_username",
         "conversation_ref",
         "conversation_title",
+        "detail",
     )
     readonly_fields = fields
 

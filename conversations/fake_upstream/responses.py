@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from conversations.fake_upstream.attachments import files_seen
 from conversations.fake_upstream.behaviours import (
     Behaviour,
     all_input_text,
@@ -30,6 +31,8 @@ class Turn:
     text: str
     reasoning: str
     input_tokens: int
+    # Tokens of the images in the input (attachments.files_seen), reported as image_tokens.
+    image_tokens: int = 0
     pieces: list[str] = field(init=False)
     reasoning_pieces: list[str] = field(init=False)
 
@@ -95,7 +98,7 @@ class Turn:
                     "cached_tokens": cached,
                     "text_tokens": self.input_tokens,
                     "audio_tokens": 0,
-                    "image_tokens": 0,
+                    "image_tokens": self.image_tokens,
                 },
                 "completion_tokens_details": {
                     "text_tokens": output_tokens - reasoning_tokens,
@@ -105,7 +108,8 @@ class Turn:
             }
         return {
             "input_tokens": self.input_tokens,
-            "input_tokens_details": {"cached_tokens": cached},
+            "input_tokens_details": {"cached_tokens": cached}
+            | ({"image_tokens": self.image_tokens} if self.image_tokens else {}),
             "output_tokens": output_tokens,
             "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
             "total_tokens": total,
@@ -139,15 +143,20 @@ def make_turn(request: dict, behaviour: Behaviour, default_delay_ms: float) -> T
     instructions = request.get("instructions")
     if isinstance(instructions, str):
         estimate_source += "\n" + instructions
+    seen = files_seen(request.get("input"))
+    text = _reply_text(behaviour, user_text)
+    if seen.notes and behaviour.string("text") is None:
+        text = " ".join(seen.notes) + "\n\n" + text
     return Turn(
         request=request,
         behaviour=behaviour,
         delay=max(0.0, behaviour.number("delay_ms", default_delay_ms)) / 1000,
         response_id=behaviour.string("response_id") or "resp_" + secrets.token_hex(24),
         created_at=behaviour.integer("created_at", int(time.time())),
-        text=_reply_text(behaviour, user_text),
+        text=text,
         reasoning=_reasoning_text(request, behaviour, user_text),
-        input_tokens=max(1, estimate_tokens(estimate_source)),
+        input_tokens=max(1, estimate_tokens(estimate_source)) + seen.image_tokens,
+        image_tokens=seen.image_tokens,
     )
 
 

@@ -11,6 +11,7 @@ from conversations.models.chat import (
     Reply,
     User,
 )
+from conversations.models.directory import DirectoryAccount
 from conversations.models.feedback import Feedback as Feedback
 from conversations.models.review import ReviewAccess
 from conversations.models.rollup import DailyConversationUsage, DailyUsage  # noqa: F401
@@ -32,6 +33,7 @@ __all__ = [
     "Attachment",
     "Conversation",
     "ConversationBusy",
+    "DirectoryAccount",
     "OutputLimit",
     "QuotaExceeded",
     "QuotaPolicy",

@@ -324,11 +324,13 @@ class ReplyQuerySet(models.QuerySet):
                 cursor.executemany(sql, params)
         return [reply_id for reply_id in ids if reply_id not in going]
 
-    def submit(self, owner, conversation: Conversation, user_input: str, client_token):
+    def submit(self, owner, conversation: Conversation, user_input: str, client_token, attach=None):
         """Adds a turn unless this form was submitted before. Returns (reply, created).
-        In one transaction: the per-user limits are checked and the reply's worst case is
-        reserved against the monthly quota. Raises ConversationBusy (a reply is generating in
-        the conversation), RateLimited or QuotaExceeded."""
+        In one transaction: the per-user limits are checked, `attach(reply)` stores the turn's
+        files (under the person's lock, so their storage allowance is checked there), and the
+        reply's worst case, files included, is reserved against the monthly quota. Raises
+        ConversationBusy (a reply is generating in the conversation), RateLimited or
+        QuotaExceeded, or what `attach` raises."""
         if self.filter(user=owner, client_token=client_token).exists():  # (cheaper than .first())
             return self.get(user=owner, client_token=client_token), False
         limits = QuotaPolicy.limits_for(owner)
@@ -337,6 +339,8 @@ class ReplyQuerySet(models.QuerySet):
                 usage = UsageMonth.locked(owner, month_start())
                 _check_rates(owner, limits)
                 reply = conversation.add_turn(user_input, client_token)
+                if attach is not None:
+                    attach(reply)
                 Reservation.hold(reply, usage, limits)
                 return reply, True
         except IntegrityError:
@@ -598,7 +602,8 @@ class Reply(models.Model):
         """A new version of this turn (same place in the conversation, same context), shown
         from now on; the turns that followed this one stay on their branch. Checked and
         reserved like a send, in one transaction. Raises ConversationBusy (a reply is being
-        generated in the conversation), RateLimited or QuotaExceeded."""
+        generated in the conversation), RateLimited or QuotaExceeded. The new version
+        carries copies of this turn's files."""
         limits = QuotaPolicy.limits_for(self.user)
         try:
             with transaction.atomic():
@@ -619,6 +624,7 @@ class Reply(models.Model):
                 Conversation.objects.filter(pk=self.conversation_id).update(
                     updated_at=timezone.now()
                 )
+                copy_attachments(self, reply)
                 Reservation.hold(reply, usage, limits)
                 return reply
         except IntegrityError:
@@ -698,3 +704,10 @@ class Reply(models.Model):
         beat = self.heartbeat_at or self.created_at
         now = now or timezone.now()
         return now - beat > timedelta(seconds=settings.REPLY_STALE_AFTER)
+
+
+def copy_attachments(original: Reply, reply: Reply) -> None:
+    """A new version of a turn carries the files of the turn it replaces (copies of them)."""
+    from conversations.attachments.store import copy_to
+
+    copy_to(original, reply)

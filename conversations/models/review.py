@@ -13,13 +13,15 @@ class ReviewAccessQuerySet(models.QuerySet):
 
 
 class ReviewAccess(models.Model):
-    """One time a reviewer or administrator viewed or exported someone else's conversation.
-    Names and the conversation's id are copied so the entry outlives deleted users and
-    conversations."""
+    """One time a reviewer or administrator viewed or exported someone else's conversation, or
+    downloaded one of its files.
+        Names and the conversation's id are copied so the entry outlives deleted users and
+        conversations."""
 
     class Action(models.TextChoices):
         VIEWED = "viewed", _("Viewed")
         EXPORTED = "exported", _("Exported")
+        DOWNLOADED = "downloaded", _("Downloaded a file")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -47,6 +49,8 @@ class ReviewAccess(models.Model):
     conversation_ref = models.UUIDField(_("conversation id"))
     conversation_title = models.CharField(_("conversation title"), max_length=200, blank=True)
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    # What was downloaded (a file's name and id), for "downloaded".
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
 
     objects = ReviewAccessQuerySet.as_manager()
@@ -61,7 +65,7 @@ class ReviewAccess(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(action__in=["viewed", "exported"]),
+                condition=models.Q(action__in=["viewed", "exported", "downloaded"]),
                 name="review_action_known",
             )
         ]

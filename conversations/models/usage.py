@@ -11,11 +11,12 @@ from functools import cached_property
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from conversations.models.attachments import Attachment
 from conversations.models.rollup import record_in_rollups
 from conversations.tokens import estimate_tokens
 
@@ -499,14 +500,25 @@ def context_tokens(reply) -> int:
     context it prepends (the previous turn's input and output, or the history's estimate)."""
     conversation = reply.conversation
     tokens = estimate_tokens(conversation.instructions) + estimate_tokens(reply.user_input)
+    tokens += attachment_tokens([reply.pk])
     previous = reply.parent  # the turn this one follows, new turn or new version alike
     if previous is None:
         return tokens
     if previous.input_tokens is not None and previous.output_tokens is not None:
         return tokens + previous.input_tokens + previous.output_tokens
-    for turn in conversation.visible_replies().filter(position__lt=reply.position):
+    earlier = list(conversation.visible_replies().filter(position__lt=reply.position))
+    for turn in earlier:
         tokens += estimate_tokens(turn.user_input) + estimate_tokens(turn.text)
-    return tokens
+    return tokens + attachment_tokens([turn.pk for turn in earlier])
+
+
+def attachment_tokens(reply_ids) -> int:
+    """The input tokens counted for the files attached to these turns (the README's rule,
+    worked out when each was attached: Attachment.estimated_tokens)."""
+    total = Attachment.objects.filter(
+        reply_id__in=reply_ids, origin=Attachment.Origin.UPLOADED
+    ).aggregate(total=Sum("estimated_tokens"))["total"]
+    return total or 0
 
 
 def quota_room(usage, limits: Limits, model, input_tokens: int) -> int | None:

@@ -4,10 +4,16 @@
 import uuid
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.views.decorators.http import require_GET
 
-from conversations.exports import FORMATS, conversation_json, conversation_markdown
+from conversations.audit import record_access
+from conversations.exports import (
+    FORMATS,
+    conversation_json,
+    conversation_markdown,
+    conversation_zip,
+)
 from conversations.exports import export_filename as filename
 from conversations.views.lookups import get_conversation_for_user
 
@@ -29,3 +35,17 @@ def download(conversation, extension: str) -> HttpResponse:
 @require_GET
 def export_conversation(request, conversation_id: uuid.UUID, extension: str):
     return download(get_conversation_for_user(request.user, conversation_id), extension)
+
+
+@login_required
+@require_GET
+def export_conversation_zip(request, conversation_id: uuid.UUID):
+    """The JSON export with the conversation's files (exports.conversation_zip)."""
+    conversation = get_conversation_for_user(request.user, conversation_id)
+    record_access(request.user, conversation, "exported")  # (nothing for the owner)
+    return FileResponse(
+        conversation_zip(conversation),
+        as_attachment=True,
+        filename=filename(conversation, "zip"),
+        content_type="application/zip",
+    )

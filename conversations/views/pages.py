@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations import live, live_channel, relay_status, undo
+from conversations.attachments.intake import limits_context as attachment_limits
 from conversations.forms import ConversationSettingsForm, RenameForm, SendForm, first_error
 from conversations.models import Conversation, QuotaStatus, Reply
 from conversations.recovery import interrupt, interrupt_if_stale
@@ -31,7 +32,8 @@ from conversations.views.organise import conversation_in_address, shown_conversa
 
 def chat_context(request, conversation: Conversation | None, form=None) -> dict:
     replies = conversation.transcript() if conversation else []
-    prefetch_related_objects(replies, "feedback")  # one query for every reply's feedback control
+    # One query each for every reply's feedback control and files.
+    prefetch_related_objects(replies, "feedback", "attachments")
     for reply in replies:
         current = live.get(reply.id)
         if current is not None:
@@ -48,6 +50,7 @@ def chat_context(request, conversation: Conversation | None, form=None) -> dict:
         # The reply being written, which the composer's Stop stops (its Send comes back after).
         "writing": next((reply for reply in replies if reply.is_generating), None),
         "slow_notice_seconds": settings.REPLY_SLOW_NOTICE_SECONDS,
+        "attachment_limits": attachment_limits(),
         "sidebar": sidebar_conversations(
             request.user,
             limit=SIDEBAR_MAX if request.GET.get("more") else SIDEBAR_FIRST,

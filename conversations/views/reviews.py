@@ -15,7 +15,12 @@ SHOWN = 200
 def my_reviews(request):
     entries = ReviewAccess.objects.of_owner(request.user)
     recent = entries.values(
-        "created_at", "action", "conversation_id", "conversation_title", "conversation__deleted_at"
+        "created_at",
+        "action",
+        "detail",
+        "conversation_id",
+        "conversation_title",
+        "conversation__deleted_at",
     )[:SHOWN]
     return render(
         request,

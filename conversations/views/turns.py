@@ -8,6 +8,7 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.db import OperationalError, transaction
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -17,6 +18,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from conversations import generation, live_channel
+from conversations.attachments import intake, store
+from conversations.attachments.refusals import Refused
 from conversations.forms import EditForm, SendForm, VersionForm, first_error
 from conversations.models import (
     Conversation,
@@ -66,13 +69,21 @@ VERSION_BUSY_MESSAGE = gettext_lazy(
 def send(request):
     """Under the server's handler (chatsite/asgi.py) the middleware and all of this run in one
     trip to the shared worker thread."""
-    form = SendForm(request.POST)
+    files = request.FILES.getlist("attachments")
+    form = SendForm(request.POST, has_files=bool(files))
     if not form.is_valid():
         return _composer_error(request, None, form, first_error(form), 400)
     try:
-        with transaction.atomic():
-            conversation, reply, created = _submit(request.user, form)
+        # Read and converted before the transaction (a multipart send has its own thread).
+        intakes = intake.read_all(files)
+        with store.removed_unless_committed() as written, transaction.atomic():
+            conversation, reply, created = _submit(request.user, form, intakes)
             payload = generation.prepare(reply) if created else {}
+        if not created:  # a replayed form: files written before its turn was found went back
+            store.remove(written)
+    except Refused as refusal:
+        conversation = _conversation_or_none(request.user, form)
+        return _composer_error(request, conversation, form, str(refusal), refusal.status)
     except ConversationBusy:
         conversation = get_conversation_for_user(request.user, form.cleaned_data["conversation"])
         return _composer_error(request, conversation, form, str(BUSY_MESSAGE), 409)
@@ -119,15 +130,22 @@ def _limit_error(request, conversation, form, refusal: RateLimited | QuotaExceed
     return response
 
 
-def _submit(user, form: SendForm) -> tuple[Conversation, Reply, bool]:
+def _submit(user, form: SendForm, intakes) -> tuple[Conversation, Reply, bool]:
     conversation_id = form.cleaned_data["conversation"]
     if conversation_id:
         conversation = get_conversation_for_user(user, conversation_id)
     else:
         conversation = Conversation(owner=user)
     form.apply_to(conversation)
+    message = form.cleaned_data["message"]
+    if not message and intakes and not conversation.title:
+        conversation.title = conversation.title_from_message(intakes[0].name)
     reply, created = Reply.objects.submit(
-        user, conversation, form.cleaned_data["message"], form.cleaned_data["client_token"]
+        user,
+        conversation,
+        message,
+        form.cleaned_data["client_token"],
+        attach=(lambda reply: store.attach(reply, intakes)) if intakes else None,
     )
     return reply.conversation, reply, created
 
@@ -221,7 +239,7 @@ def edit(request, reply_id: uuid.UUID) -> HttpResponse:
     """A new version of a turn with the message the user edited; the message is stored
     before the relay is called, as when sending."""
     reply = get_reply_for_user(request.user, reply_id)
-    form = EditForm(request.POST)
+    form = EditForm(request.POST, has_files=reply.attachments.exists())
     if not form.is_valid():
         return _version_refused(request, reply, first_error(form), 400)
     message, token = form.cleaned_data["message"], form.cleaned_data["client_token"]
@@ -270,6 +288,8 @@ def _version_refused(request, reply: Reply, message: str, status: int) -> HttpRe
 def _transcript_response(request, conversation: Conversation) -> HttpResponse:
     if not request.htmx:
         return redirect(conversation)
-    context = {"conversation": conversation, "replies": conversation.transcript()}
+    replies = conversation.transcript()
+    prefetch_related_objects(replies, "attachments")
+    context = {"conversation": conversation, "replies": replies}
     html = render_to_string("conversations/chat.html#versions-changed", context, request=request)
     return HttpResponse(html)

@@ -2,12 +2,14 @@
 tokens per day for the last 30 days. Only the signed-in user's own usage, from the ledger."""
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Sum
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from conversations import charts, usage_reports
-from conversations.models import AIModel
+from conversations.attachments.store import storage_allowed, storage_used
+from conversations.models import AIModel, Reply
 from conversations.models.usage import QuotaStatus, month_start, next_month
 from conversations.templatetags.usage import money, tokens
 
@@ -30,8 +32,17 @@ def my_usage(request):
             "period": period,
             "days": days,
             "chart": charts.tokens_per_day(days, _("Tokens per day, last 30 days")),
+            "image_tokens": month_image_tokens(user, month),
+            "storage": {"used": storage_used(user), "allowed": storage_allowed()},
         },
     )
+
+
+def month_image_tokens(user, month) -> int:
+    """Input tokens of images (attached or in the history) in this month's replies, as the relay
+    reported them (either naming scheme: upstream.parse_usage)."""
+    replies = Reply.objects.filter(user=user, created_at__date__gte=month)
+    return replies.aggregate(total=Sum("input_image_tokens"))["total"] or 0
 
 
 def quota_meters(user) -> list[dict] | None:
