@@ -45,7 +45,9 @@ def main(count: int) -> None:
         for user in User.objects.filter(username__startswith="bench").order_by("username"):
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[BACKEND_SESSION_KEY] = (
+                "conversations.company_sign_in.backends.LocalPasswordBackend"
+            )
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.create()
             lines.append(

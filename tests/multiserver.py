@@ -249,7 +249,7 @@ def make_users(count: int) -> None:
         user = get_user_model().objects.create(username=f"multi{index:03d}", password=unusable)
         session = store()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = "conversations.company_sign_in.backends.LocalPasswordBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         people.append({"user": user.username, "sessionid": session.session_key})
