@@ -17,6 +17,7 @@ import re
 import sys
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlencode
 
 REPLY_ID = re.compile(rb'id="reply-([0-9a-f-]{36})"')
@@ -83,6 +84,25 @@ class Connection:
             yield data[:-2]
 
 
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[str, bytes]:
+    """A multipart/form-data body as a browser's form sends it: the fields, then each file
+    under the name `attachments`."""
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    for name, content_type, data in files:
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+            f'filename="{name}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+            + data
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts)
+
+
 class Phase:
     def __init__(self, config: dict) -> None:
         self.config = config
@@ -105,6 +125,13 @@ class Phase:
         self.t0 = 0.0
         self.cpu_marks: list[tuple[float, float]] = []  # (time, server cpu s) at first tokens
         self.timeout = config.get("conversation_timeout", 60.0)
+        # With `files`, every `files_every`-th send carries them (multipart, as the page's
+        # form sends them); the others are plain.
+        self.files = [
+            (f["name"], f["content_type"], Path(f["path"]).read_bytes())
+            for f in config.get("files", [])
+        ]
+        self.files_every = config.get("files_every", 0)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -207,22 +234,25 @@ class Phase:
         watchers: list[tuple[Connection, int]],
     ) -> None:
         config = self.config
-        form = urlencode(
-            {
-                "message": config["message"].format(i=record["i"]),
-                "conversation": "",
-                "client_token": str(uuid.uuid4()),
-                "model": "gpt-5.5",
-                "truncation": "auto",
-            }
-        ).encode()
+        fields = {
+            "message": config["message"].format(i=record["i"]),
+            "conversation": "",
+            "client_token": str(uuid.uuid4()),
+            "model": "gpt-5.5",
+            "truncation": "auto",
+        }
+        if self.files and record["i"] % self.files_every == self.files_every - 1:
+            record["with_files"] = True
+            content_type, form = multipart(fields, self.files)
+        else:
+            content_type, form = "application/x-www-form-urlencoded", urlencode(fields).encode()
         conn.send(
             "POST /send/ HTTP/1.1\r\n"
             + self._common_headers(session, port)
             + f"X-CSRFToken: {session['csrftoken']}\r\n"
             f"Origin: http://{self.host}:{port}\r\n"
             "HX-Request: true\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Type: {content_type}\r\n"
             f"Content-Length: {len(form)}\r\n\r\n",
             form,
         )

@@ -14,6 +14,8 @@ from bench.procs import Children, cpu_seconds, machine_cpu, memory_mb, postgres_
 from bench.stats import BenchDB, ms, percentile, summary_ms
 
 BENCH_DIR = Path(__file__).resolve().parent
+# In the attachments phase, one send in this many carries the sample files.
+FILES_EVERY = 20
 
 
 @dataclass
@@ -407,6 +409,68 @@ def steady(ctx: Context, seconds: float, rate: float) -> dict:
             "bare_run": bare["other_cpu_s"],
         },
         "server_memory": server["server_memory"],
+    }
+
+
+def files(ctx: Context, seconds: float, rate: float) -> dict:
+    """The steady schedule twice, back to back: plain, then with one send in FILES_EVERY
+    carrying a PDF of about 5 MB and a photo of about 4 MB (bench/sample_files.py); then once
+    straight to the fake. The figure is the time the server adds to the first token of the
+    *other* sends (those without files) in the second run over the first: converting files
+    must not hold up anyone else's reply."""
+    from bench.sample_files import make
+
+    samples = make(ctx.tmp)
+    offsets = [i / rate for i in range(int(seconds * rate))]
+    window = (ctx.reply_seconds, seconds)
+    plain = run_loadgen(ctx, "filesplain", offsets)
+    time.sleep(2)
+    with_files = run_loadgen(
+        ctx, "files", offsets, files=samples, files_every=FILES_EVERY, conversation_timeout=120
+    )
+    time.sleep(2)
+    direct = run_direct(ctx, "files", offsets)
+    fake_ttft, _ = _ttft(direct["records"], *window)
+    fake = {q: percentile(fake_ttft, q) for q in (50, 99)}
+
+    def added(records: list[dict]) -> dict:
+        ttft, _ = _ttft(records, *window)
+        return {
+            f"p{q}": ms(value - fake[q])
+            if None not in (value := percentile(ttft, q), fake[q])
+            else None
+            for q in (50, 99)
+        }
+
+    others = [r for r in with_files["records"] if not r.get("with_files")]
+    carriers = [r for r in with_files["records"] if r.get("with_files")]
+    base, loaded = added(plain["records"]), added(others)
+    ratio = {
+        q: round(loaded[q] / base[q], 2) if base[q] and loaded[q] is not None else None
+        for q in ("p50", "p99")
+    }
+    return {
+        "seconds": seconds,
+        "rate_per_s": rate,
+        "sends": len(offsets),
+        "with_files": len(carriers),
+        "files": [{"name": f["name"], "bytes": Path(f["path"]).stat().st_size} for f in samples],
+        "db_plain": plain["db"],
+        "db_files": with_files["db"],
+        "ttft_fake_direct_ms": {"p50": ms(fake[50]), "p99": ms(fake[99])},
+        "added_plain_ms": base,
+        "added_others_ms": loaded,
+        "ratio": ratio,
+        "carriers_send_ms": summary_ms([r["sent"] - r["start"] for r in carriers if "sent" in r]),
+        "carriers_ttft_ms": summary_ms(
+            [r["first_token"] - r["start"] for r in carriers if "first_token" in r]
+        ),
+        "carrier_errors": [r["error"] for r in carriers if "error" in r][:5],
+        "server_cpu_s": {
+            "plain": round(plain["server_cpu_s"], 2),
+            "files": round(with_files["server_cpu_s"], 2),
+        },
+        "server_memory": with_files["server_memory"],
     }
 
 

@@ -5,6 +5,8 @@ TARGETS = {
     "burst_last_first_token_ms": 1500,
     "steady_added_p50_ms": 20,
     "steady_added_p99_ms": 100,
+    # The others' added first-token time with files in one send in twenty, over without.
+    "files_added_ratio": 1.10,
     "cpu_ratio": 2.0,  # server CPU per relayed token over the bare httpx-sse client's
     "memory_peak_mb": 300,
 }
@@ -46,6 +48,16 @@ def judge(results: dict) -> list[dict]:
                 value is not None and value <= limit,
                 "ms",
             )
+    if "files" in results:
+        ratio = results["files"]["ratio"]["p50"]
+        limit = TARGETS["files_added_ratio"]
+        check(
+            "files: others' added TTFT p50, with / without",
+            ratio,
+            f"<= {limit}",
+            ratio is not None and ratio <= limit,
+            "x",
+        )
     if "cpu" in results:
         ratio = results["cpu"]["ratio"]
         limit = TARGETS["cpu_ratio"]
@@ -184,6 +196,30 @@ def print_report(results: dict, checks: list[dict]) -> None:
         out.append(
             f"    outside our processes          server run: {_others(o['server_run'])}; "
             f"direct: {_others(o['direct_run'])}; httpx-sse: {_others(o['bare_run'])}"
+        )
+    if "files" in results:
+        f = results["files"]
+        out.append(
+            f"\n(b2) Files: the steady schedule ({f['sends']} sends) plain, then with "
+            f"{f['with_files']} sends carrying "
+            + " and ".join(f"{x['name']} ({x['bytes'] / 1e6:.1f} MB)" for x in f["files"])
+        )
+        out.append(f"    replies by status              plain {f['db_plain']['by_status']}")
+        out.append(f"                                   files {f['db_files']['by_status']}")
+        a, b, r = f["added_plain_ms"], f["added_others_ms"], f["ratio"]
+        out.append(f"    ADDED, plain run     p50/p99   {_fmt(a['p50'])} / {_fmt(a['p99'])} ms")
+        out.append(f"    ADDED, the others    p50/p99   {_fmt(b['p50'])} / {_fmt(b['p99'])} ms")
+        out.append(f"    RATIO                p50/p99   {_fmt(r['p50'])} / {_fmt(r['p99'])} x")
+        cs, ct = f["carriers_send_ms"], f["carriers_ttft_ms"]
+        out.append(
+            f"    sends with files     answered p50/p99 {_fmt(cs['p50'])} / {_fmt(cs['p99'])} ms,"
+            f" first token p50/p99 {_fmt(ct['p50'])} / {_fmt(ct['p99'])} ms"
+        )
+        if f["carrier_errors"]:
+            out.append(f"    errors of sends with files     {f['carrier_errors']}")
+        out.append(
+            f"    server CPU                     plain {f['server_cpu_s']['plain']} s, "
+            f"with files {f['server_cpu_s']['files']} s"
         )
     if "cpu" in results:
         c = results["cpu"]

@@ -45,7 +45,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="50 in the burst, 10 s steady")
     parser.add_argument(
         "--only",
-        choices=["burst", "steady", "cpu", "cross"],
+        choices=["burst", "steady", "files", "cpu", "cross"],
         action="append",
         help="run only this phase (may be repeated; cross with --workers only, cpu without)",
     )
@@ -128,7 +128,7 @@ def main() -> int:
             results["checks"] = checks
             workers_report.print_report(results, checks)
         else:
-            wanted = args.only or ["burst", "steady", "cpu"]
+            wanted = args.only or ["burst", "steady", "files", "cpu"]
             results = run(args, sizes, wanted, tmp, children)
             checks = judge(results)
             results["checks"] = checks
@@ -208,6 +208,14 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
             "the same schedule straight to the fake",
         )
         results["steady"] = phases.steady(ctx, sizes["steady_seconds"], args.rate)
+    if "files" in wanted:
+        settle(ctx)
+        step(
+            "files",
+            f"the steady schedule plain, then with one send in {phases.FILES_EVERY} carrying a "
+            "5 MB PDF and a 4 MB photo",
+        )
+        results["files"] = phases.files(ctx, sizes["steady_seconds"], args.rate)
     if "cpu" in wanted:
         settle(ctx)
         step("cpu", f"{sizes['cpu_streams']} concurrent streams via the server, then direct")
