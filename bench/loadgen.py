@@ -11,6 +11,7 @@ every stream records when its text reached each point (`progress`). Times in the
 seconds since the phase start."""
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -103,6 +104,10 @@ def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tu
     return f"multipart/form-data; boundary={boundary}", b"".join(parts)
 
 
+def data_url(content_type: str, data: bytes) -> str:
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
+
+
 class Phase:
     def __init__(self, config: dict) -> None:
         self.config = config
@@ -131,6 +136,11 @@ class Phase:
             (f["name"], f["content_type"], Path(f["path"]).read_bytes())
             for f in config.get("files", [])
         ]
+        # What the server sends on for them (the direct baseline): the photo downscaled.
+        self.files_as_sent = [
+            (f["name"], f["content_type"], Path(f.get("as_sent", f["path"])).read_bytes())
+            for f in config.get("files", [])
+        ]
         self.files_every = config.get("files_every", 0)
 
     def now(self) -> float:
@@ -139,6 +149,21 @@ class Phase:
     def port(self, i: int) -> int:
         """Where conversation i is sent: the worker processes in turn."""
         return self.ports[i % len(self.ports)]
+
+    def direct_parts(self, message: str) -> list[dict]:
+        parts: list[dict] = [{"type": "input_text", "text": message}]
+        for name, content_type, data in self.files_as_sent:
+            if content_type.startswith("image/"):
+                parts.append({"type": "input_image", "image_url": data_url(content_type, data)})
+            else:
+                parts.append(
+                    {
+                        "type": "input_file",
+                        "filename": name,
+                        "file_data": data_url(content_type, data),
+                    }
+                )
+        return parts
 
     def server_cpu(self) -> float | None:
         if not self.server_pids:
@@ -194,11 +219,17 @@ class Phase:
 
     async def _direct(self, record: dict, conn: Connection, port: int) -> None:
         """Straight to the fake upstream, the request the server would make: for the fake's
-        own time to first token under the same load, read by a client that costs little."""
+        own time to first token under the same load, read by a client that costs little. A
+        send with files carries them as the server sends them (content parts, base64)."""
+        message = self.config["message"].format(i=record["i"])
+        request_input: str | list = message
+        if self.files and record["i"] % self.files_every == self.files_every - 1:
+            record["with_files"] = True
+            request_input = [{"role": "user", "content": self.direct_parts(message)}]
         body = json.dumps(
             {
                 "model": "gpt-5.5",
-                "input": self.config["message"].format(i=record["i"]),
+                "input": request_input,
                 "truncation": "auto",
                 "stream": True,
             }

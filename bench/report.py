@@ -200,7 +200,7 @@ def print_report(results: dict, checks: list[dict]) -> None:
     if "files" in results:
         f = results["files"]
         out.append(
-            f"\n(b2) Files: the steady schedule ({f['sends']} sends) plain, then with "
+            f"\n(b2) Files: {f['rate_per_s']:.1f} sends/s ({f['sends']} sends) plain, then with "
             f"{f['with_files']} sends carrying "
             + " and ".join(f"{x['name']} ({x['bytes'] / 1e6:.1f} MB)" for x in f["files"])
         )

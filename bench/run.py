@@ -57,6 +57,13 @@ def parse_args() -> argparse.Namespace:
         default=200 / 6,
         help="steady arrivals per second (default 200/6: ~200 in flight)",
     )
+    parser.add_argument(
+        "--files-rate",
+        type=float,
+        default=10.0,
+        help="arrivals per second of the files phase (default 10: a load the server keeps up "
+        "with, so that the phase measures the files' cost, not a queue)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     parser.add_argument(
         "--py-spy",
@@ -212,10 +219,10 @@ def run(args, sizes: dict, wanted: list[str], tmp: Path, children: Children) -> 
         settle(ctx)
         step(
             "files",
-            f"the steady schedule plain, then with one send in {phases.FILES_EVERY} carrying a "
-            "5 MB PDF and a 4 MB photo",
+            f"{args.files_rate:.1f} sends/s for {sizes['steady_seconds']:.0f} s plain, then with "
+            f"one send in {phases.FILES_EVERY} carrying a 5 MB PDF and a 4 MB photo",
         )
-        results["files"] = phases.files(ctx, sizes["steady_seconds"], args.rate)
+        results["files"] = phases.files(ctx, sizes["steady_seconds"], args.files_rate)
     if "cpu" in wanted:
         settle(ctx)
         step("cpu", f"{sizes['cpu_streams']} concurrent streams via the server, then direct")

@@ -55,9 +55,23 @@ def make(folder: Path) -> list[dict]:
             best = data
     pdf = folder / "document.pdf"
     pdf.write_bytes(best)
+    # The photo as the server sends it on (README, "Attachments": at most 2048 px, JPEG q85),
+    # for the fake's own time with the same request (the phase's baseline).
+    sent = Image.open(photo)
+    sent.draft("RGB", (2048, 2048))
+    sent.thumbnail((2048, 2048), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    sent.convert("RGB").save(out, "JPEG", quality=85)
+    photo_sent = folder / "photo-as-sent.jpg"
+    photo_sent.write_bytes(out.getvalue())
     return [
         {"path": str(pdf), "name": "document.pdf", "content_type": "application/pdf"},
-        {"path": str(photo), "name": "photo.jpg", "content_type": "image/jpeg"},
+        {
+            "path": str(photo),
+            "name": "photo.jpg",
+            "content_type": "image/jpeg",
+            "as_sent": str(photo_sent),
+        },
     ]
 
 

@@ -115,6 +115,9 @@ class Lifespan:
         if cut:
             log.warning("%d replies ended as interrupted at shutdown", cut)
         await self.stop_services()
+        from conversations.attachments import converter
+
+        await sync_to_async(converter.shutdown, thread_sensitive=False)()
 
     async def stop_services(self) -> None:
         while self.running:

@@ -1,8 +1,9 @@
 """Reads an uploaded file and decides what it is from its content, never from its name alone:
 an image Pillow opens, a PDF pypdf reads, a Word/Excel/PowerPoint file its library reads, or
 UTF-8 text without NUL bytes; anything else is refused with a sentence listing what is
-accepted. Runs before the send's transaction, in the request's own thread (chatsite/asgi.py
-sends a multipart /send/ there), never on the event loop."""
+accepted. Runs before the send's transaction, in a converter process (converter.py) that the
+request's own thread waits for (chatsite/asgi.py sends a multipart /send/ there), never on the
+event loop."""
 
 import os
 from dataclasses import dataclass
@@ -154,10 +155,13 @@ def display_name(name: str | None) -> str:
 
 
 def read_upload(upload: UploadedFile) -> Intake:
+    """The upload read and converted in a converter process (converter.py)."""
+    from conversations.attachments import converter
+
     name = display_name(upload.name)
     upload.seek(0)
     data = upload.read()
-    return read_bytes(data, name)
+    return converter.convert(data, name)
 
 
 def read_bytes(data: bytes, name: str) -> Intake:

@@ -14,6 +14,10 @@ class Refused(Exception):
         super().__init__(message)
         self.status = status
 
+    def __reduce__(self):
+        # From a converter process (converter.py), with its status.
+        return (Refused, (str(self), self.status))
+
 
 def accepted_sentence() -> str:
     return _(

@@ -1,0 +1,92 @@
+"""Where attached files are read and converted (intake.read_bytes): in a small pool of worker
+processes at a lower CPU priority, not in the server's process. Decoding a 12-megapixel photo
+takes about a third of a second of one core and reading a PDF is pure Python: in the server's
+process both compete with the event loop for the interpreter, and on an equal footing for the
+cores, with every other person's reply. At nice 10 the kernel serves the server's processes
+first. ATTACHMENT_CONVERTER_PROCESSES=0 converts in the request's own thread instead.
+
+The pool starts on first use (never at import), its processes from a fork server (never a
+fork of the threaded server). Nothing here imports Django's models at module level: a worker
+imports this module before its initializer has set Django up."""
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import django
+from django.conf import settings
+from django.utils import translation
+
+# What the conversion reads of the settings, sent with each file so a worker converts by the
+# settings of the process that asks (a test's override included).
+SETTINGS = ("MAX_ATTACHMENT_MB", "ATTACHMENT_IMAGE_MAX_SIDE", "ATTACHMENT_TEXT_MAX_CHARS")
+WORKER_NICENESS = 10
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def convert(data: bytes, name: str):
+    """intake.read_bytes(data, name) in a worker process: an Intake, or intake's Refused with
+    its sentence in the asker's language."""
+    from conversations.attachments import intake
+
+    if settings.ATTACHMENT_CONVERTER_PROCESSES <= 0:
+        return intake.read_bytes(data, name)
+    values = {key: getattr(settings, key) for key in SETTINGS}
+    try:
+        return _executor().submit(_convert, data, name, translation.get_language(), values).result()
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory): a new pool next time; this file here.
+        _forget(broken=True)
+        return intake.read_bytes(data, name)
+
+
+def _executor() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(
+                max_workers=settings.ATTACHMENT_CONVERTER_PROCESSES,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+            )
+        return _pool
+
+
+def _forget(broken: bool = False) -> None:
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=not broken, cancel_futures=True)
+
+
+def worker_pids() -> list[int]:
+    """The process ids of the pool's workers now (none before the first conversion)."""
+    with _lock:
+        pool = _pool
+    if pool is None:
+        return []
+    return [process.pid for process in multiprocessing.active_children() if process.pid]
+
+
+def shutdown() -> None:
+    """Ends the workers (the server's shutdown; they also end with the process)."""
+    _forget()
+
+
+def _start_worker() -> None:
+    os.nice(WORKER_NICENESS)
+    django.setup(set_prefix=False)
+
+
+def _convert(data: bytes, name: str, language: str | None, values: dict):
+    from django.test.utils import override_settings
+
+    from conversations.attachments import intake
+
+    with translation.override(language), override_settings(**values):
+        return intake.read_bytes(data, name)
