@@ -20,10 +20,16 @@ class DataURL:
     name: str
     content_type: str
 
-    def as_json(self) -> str:
+    def encoded(self) -> bytes:
+        """The data URL as bytes, base64 encoded a megabyte at a time: each step holds the
+        interpreter for about a millisecond, so the event loop's thread never waits long for
+        it (one call over 5 MB held it for tens of milliseconds)."""
         with self.storage.open(self.name, "rb") as source:
             data = source.read()
-        return f"data:{self.content_type};base64,{base64.b64encode(data).decode('ascii')}"
+        chunk = 3 * 349_526  # a multiple of 3: the pieces join into one base64 text
+        pieces = [f"data:{self.content_type};base64,".encode("ascii")]
+        pieces += [base64.b64encode(data[i : i + chunk]) for i in range(0, len(data), chunk)]
+        return b"".join(pieces)
 
 
 def data_url(attachment: Attachment) -> DataURL:
