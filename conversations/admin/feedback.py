@@ -222,7 +222,9 @@ def _download(body, content_type: str, filename: str) -> HttpResponse:
     )
 
 
-def _export_one(modeladmin, request, queryset, extension: str, render):
+def _exported_one(modeladmin, request, queryset):
+    """The one conversation selected, its export recorded in the audit record; None (and a
+    warning) when the selection is not one."""
     if queryset.count() != 1:
         modeladmin.message_user(
             request,
@@ -232,6 +234,13 @@ def _export_one(modeladmin, request, queryset, extension: str, render):
         return None
     conversation = queryset.select_related("owner").get()
     record_access(request.user, conversation, "exported")
+    return conversation
+
+
+def _export_one(modeladmin, request, queryset, extension: str, render):
+    conversation = _exported_one(modeladmin, request, queryset)
+    if conversation is None:
+        return None
     return _download(
         render(conversation), FORMATS[extension], export_filename(conversation, extension)
     )
@@ -250,15 +259,9 @@ def export_json(modeladmin, request, queryset):
 @admin.action(description=_("Export with files (.zip)"), permissions=["view"])
 def export_zip(modeladmin, request, queryset):
     """The JSON export with the conversation's files (recorded in the audit record)."""
-    if queryset.count() != 1:
-        modeladmin.message_user(
-            request,
-            gettext("Select one conversation to export it; use JSON lines for several."),
-            messages.WARNING,
-        )
+    conversation = _exported_one(modeladmin, request, queryset)
+    if conversation is None:
         return None
-    conversation = queryset.select_related("owner").get()
-    record_access(request.user, conversation, "exported")
     return FileResponse(
         conversation_zip(conversation),
         as_attachment=True,
