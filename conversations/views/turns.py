@@ -68,7 +68,8 @@ VERSION_BUSY_MESSAGE = gettext_lazy(
 @require_POST
 def send(request):
     """Under the server's handler (chatsite/asgi.py) the middleware and all of this run in one
-    trip to the shared worker thread."""
+    trip to the shared worker thread; a send with files (multipart) runs on a thread of its own,
+    which waits while converter processes read the files (attachments/converter.py)."""
     files = request.FILES.getlist("attachments")
     form = SendForm(request.POST, has_files=bool(files))
     if not form.is_valid():
