@@ -33,7 +33,7 @@ def test_without_javascript_files_are_sent_and_shown(
     pdf.write_bytes(files.pdf(pages=2))
     page = log_in_without_scripts(new_browser_context, watch_page)
     page.get_by_label("Message").fill("What do these show?")
-    page.get_by_label("Attach").set_input_files([str(image), str(pdf)])
+    page.get_by_label("Files to attach").set_input_files([str(image), str(pdf)])
     page.get_by_role("button", name="Send").click()
 
     expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
@@ -55,7 +55,7 @@ def test_without_javascript_a_refused_file_keeps_the_text(
     fake.write_text("not a picture at all")
     page = log_in_without_scripts(new_browser_context, watch_page)
     page.get_by_label("Message").fill("Keep this question")
-    page.get_by_label("Attach").set_input_files(str(fake))
+    page.get_by_label("Files to attach").set_input_files(str(fake))
     page.get_by_role("button", name="Send").click()
 
     expect(page.locator("#composer-error")).to_contain_text("not a kind of file this site takes")

@@ -290,7 +290,9 @@ def test_moving_down_onto_show_more_lands_on_the_first_entry_it_loads(open_chat,
     """The list is one Tab stop: Down from the last entry goes to "Show more conversations",
     which loads the next entries; the focus goes to the first (past its heading when it starts
     a new group: `new_group`, the 51st entry is days older than the first 50)."""
-    start = timezone.now() - timedelta(hours=1)
+    # An hour ago, but never before today's midnight (the entries must be in "Today").
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = max(timezone.now() - timedelta(hours=1), today)
     made = Conversation.objects.bulk_create(
         Conversation(
             owner=alice,
