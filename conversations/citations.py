@@ -30,10 +30,11 @@ class Source:
     title: str
     host: str  # the real host, in ASCII (punycode) form; "" when there is none
     href: str | None  # None: shown as text, never a link
+    url: str = ""  # as the relay gave it
 
     @property
     def label(self) -> str:
-        return self.title or self.host or _shortened(self.href or "")
+        return self.title or self.host or _shortened(self.url)
 
 
 def _shortened(text: str) -> str:
@@ -79,7 +80,7 @@ def sources(citations: list[dict[str, Any]]) -> tuple[list[Source], dict[str, in
         numbers[url] = len(found) + 1
         href, host = link_of(url)
         title = citation.get("title") if isinstance(citation.get("title"), str) else ""
-        found.append(Source(numbers[url], title, host, href))
+        found.append(Source(numbers[url], title, host, href, url))
     return found, numbers
 
 

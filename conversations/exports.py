@@ -60,7 +60,7 @@ def conversation_markdown(conversation: Conversation) -> str:
     lines.append(_("Exported: %(date)s") % {"date": _time(timezone.now())})
     for reply in _replies(conversation):
         lines += ["", "---", "", f"## {_('You')}", "", reply.user_input, ""]
-        for attachment in reply.attachments.all():
+        for attachment in reply.uploaded_files():
             lines.append(f"- {_('Attached')}: {attachment.name} ({attachment.size} B)")
         lines += [f"## {_('Reply')} ({reply.model})", ""]
         if reply.text:

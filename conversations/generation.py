@@ -361,6 +361,8 @@ def _take_final_output(live: LiveReply, response: dict[str, Any]) -> None:
     sends no annotation events), images and unknown items."""
     if not live.citations:
         live.add_citations(upstream.citations_in(response))
+    if live.images or live.unknown_items:
+        return  # the stream said them (an item without an id would be taken twice)
     for item in response.get("output") or []:
         for event in upstream.item_events(item):
             _take_item(live, event)
@@ -511,8 +513,9 @@ def _stored_items(response: dict[str, Any], live: LiveReply) -> list:
 
 
 def _store_image(live: LiveReply, image: upstream.GeneratedImage, number: int):
-    """Stores a generated image with its reply (the Attachment); one that cannot be read is
-    logged and left out (None): the rest of the reply stands."""
+    """Stores a generated image with its reply (the Attachment); one that cannot be read or
+    written (storage full, unreachable) is logged and left out (None): the rest of the reply
+    stands."""
     from conversations.attachments.refusals import Refused
     from conversations.attachments.store import store_generated_image
 
@@ -521,6 +524,9 @@ def _store_image(live: LiveReply, image: upstream.GeneratedImage, number: int):
         return store_generated_image(live.reply_id, live.user_id, data, f"image-{number}")
     except (Refused, ValueError):
         log.warning("reply %s: a generated image could not be read", live.reply_id)
+        return None
+    except OSError:
+        log.exception("reply %s: a generated image could not be stored", live.reply_id)
         return None
 
 

@@ -131,21 +131,26 @@ class LiveReply:
         return self._markdown
 
     def flush_due(self, now: float) -> bool:
-        """New text since the last write, or time for a heartbeat (a quarter of the time after
-        which a silent reply counts as lost)."""
+        """New text or citations since the last write, or time for a heartbeat (a quarter of
+        the time after which a silent reply counts as lost)."""
         beat_every = settings.REPLY_STALE_AFTER / 4
-        return self.version != self._flushed_version or now - self._beat >= beat_every
+        return (
+            self.version != self._flushed_version
+            or len(self.citations) != self._flushed_citations
+            or now - self._beat >= beat_every
+        )
 
     def flush_fields(self, now: float) -> dict[str, Any]:
         """The columns to write now, and the note that they were written."""
         fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
         if self.version != self._flushed_version:
             fields.update(text=self.text, reasoning_summary=self.reasoning, refusal=self.refusal)
-            if len(self.citations) != self._flushed_citations:
-                fields["citations"] = list(self.citations)
-                self._flushed_citations = len(self.citations)
             if self.first_token_at is not None:
                 fields["first_token_at"] = self.first_token_at
+        if len(self.citations) != self._flushed_citations:
+            # (Annotations may come after the last text: a late viewer reads them from here.)
+            fields["citations"] = list(self.citations)
+            self._flushed_citations = len(self.citations)
         self._flushed_version, self._beat = self.version, now
         return fields
 

@@ -3,6 +3,7 @@ conversation's setting decides the tool choice, and both reach the relay as sent
 
 import asyncio
 import io
+import uuid
 
 import pytest
 
@@ -319,6 +320,16 @@ async def test_a_generated_image_is_stored_with_its_reply_and_served_by_the_site
     other = await logged_in(bob)
     assert (await other.get(f"/files/{image.pk}/")).status_code == 404
 
+    # The image is the reply's, not a file the person attached: the turn shows none, its text
+    # stays required when edited, and the Markdown export does not list it as attached.
+    assert await asyncio.to_thread(reply.uploaded_files) == []
+    edit = await client.post(
+        f"/r/{reply.pk}/edit/", {"message": "", "client_token": str(uuid.uuid4())}
+    )
+    assert edit.status_code == 400
+    export = (await client.get(f"/c/{reply.conversation_id}/export.md")).text
+    assert "image-1." not in export
+
 
 # --- Live, through the server's own ASGI handler --------------------------------------------
 
@@ -431,3 +442,24 @@ def test_the_stream_of_a_reply_with_an_image_ends_with_it(
     assert 'aria-busy="false"' in final and 'class="generated-image"' in final
     assert "Here is the image you asked for." in final
     assert image.origin == "generated"
+
+
+def test_citations_that_come_after_the_last_text_are_written_with_the_next_flush(alice):
+    from conversations.live import LiveReply
+
+    conversation = Conversation.objects.create(owner=alice, model="gpt-5.5")
+    reply = conversation.add_turn("news?")
+    live = LiveReply(reply.pk, conversation.pk, alice.pk)
+    live.add_text("All done.")
+    assert "citations" not in live.flush_fields(now=0.0)
+    live.add_citations([cite("https://news.example.org/a", "A page")])
+    assert live.flush_due(now=0.0)
+    assert live.flush_fields(now=0.0)["citations"][0]["url"] == "https://news.example.org/a"
+    assert not live.flush_due(now=0.0)
+
+
+def test_a_source_that_may_not_be_a_link_is_shown_by_its_address():
+    from conversations.citations import sources
+
+    found = sources([cite("javascript:alert(1)", title="")])[0]
+    assert found[0].href is None and found[0].label == "javascript:alert(1)"

@@ -3,7 +3,8 @@ processes at a lower CPU priority, not in the server's process. Decoding a 12-me
 takes about a third of a second of one core and reading a PDF is pure Python: in the server's
 process both compete with the event loop for the interpreter, and on an equal footing for the
 cores, with every other person's reply. At nice 10 the kernel serves the server's processes
-first. ATTACHMENT_CONVERTER_PROCESSES=0 converts in the request's own thread instead.
+first. ATTACHMENT_CONVERTER_PROCESSES=0 converts in the request's own thread instead. (No
+time limit per file: ProcessPoolExecutor cannot end one stuck worker before Python 3.14.)
 
 The pool starts on first use (never at import), its processes from a fork server (never a
 fork of the threaded server). Nothing here imports Django's models at module level: a worker
@@ -31,17 +32,21 @@ _pool: ProcessPoolExecutor | None = None
 def convert(data: bytes, name: str):
     """intake.read_bytes(data, name) in a worker process: an Intake, or intake's Refused with
     its sentence in the asker's language."""
-    from conversations.attachments import intake
+    from conversations.attachments import intake, refusals
 
     if settings.ATTACHMENT_CONVERTER_PROCESSES <= 0:
         return intake.read_bytes(data, name)
     values = {key: getattr(settings, key) for key in SETTINGS}
-    try:
-        return _executor().submit(_convert, data, name, translation.get_language(), values).result()
-    except BrokenProcessPool:
-        # A worker died (killed, out of memory): a new pool next time; this file here.
-        _forget(broken=True)
-        return intake.read_bytes(data, name)
+    # A worker that dies (killed, out of memory, a file made to crash a reader) breaks its
+    # pool: the file goes once more to a new pool, in case another file was the cause; if that
+    # one breaks too, the file is refused. It is never read in the server's own process.
+    for _attempt in range(2):
+        pool = _executor()
+        try:
+            return pool.submit(_convert, data, name, translation.get_language(), values).result()
+        except BrokenProcessPool:
+            _forget(pool)
+    raise refusals.broken_document(name)
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -56,12 +61,16 @@ def _executor() -> ProcessPoolExecutor:
         return _pool
 
 
-def _forget(broken: bool = False) -> None:
+def _forget(pool: ProcessPoolExecutor | None = None) -> None:
+    """Drops the pool (`pool`: only if it is still the current one, so a thread that saw an
+    old pool break never ends the new one another thread made)."""
     global _pool
     with _lock:
+        if pool is not None and _pool is not pool:
+            return
         pool, _pool = _pool, None
     if pool is not None:
-        pool.shutdown(wait=not broken, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def worker_pids() -> list[int]:

@@ -603,6 +603,14 @@ class Reply(models.Model):
             for item in self.output_items or []
         )
 
+    def uploaded_files(self) -> list:
+        """The files the person attached to this turn (not the images a tool made in the
+        reply), from the page's prefetch when there is one."""
+        from conversations.models.attachments import Attachment
+
+        uploaded = Attachment.Origin.UPLOADED
+        return [file for file in self.attachments.all() if file.origin == uploaded]
+
     def generated_images(self):
         """The images a hosted tool made in this reply, as stored (no query when it made none,
         or when the task that stored them handed them over: `images_in_hand`)."""

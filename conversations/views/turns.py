@@ -240,7 +240,7 @@ def edit(request, reply_id: uuid.UUID) -> HttpResponse:
     """A new version of a turn with the message the user edited; the message is stored
     before the relay is called, as when sending."""
     reply = get_reply_for_user(request.user, reply_id)
-    form = EditForm(request.POST, has_files=reply.attachments.exists())
+    form = EditForm(request.POST, has_files=bool(reply.uploaded_files()))
     if not form.is_valid():
         return _version_refused(request, reply, first_error(form), 400)
     message, token = form.cleaned_data["message"], form.cleaned_data["client_token"]
