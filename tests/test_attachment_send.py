@@ -263,4 +263,5 @@ def test_a_multipart_message_keeps_its_line_ends_as_typed(
         attachments=[("n.txt", b"note", "text/plain")],
     )
     assert response.status_code == 200
-    assert Reply.objects.get().user_input == "First line\nsecond line"
+    reply = wait_for_reply_sync(Reply.objects.get().pk)
+    assert reply.user_input == "First line\nsecond line"
