@@ -252,6 +252,8 @@ ATTACHMENT_TEXT_MAX_CHARS = env_int("ATTACHMENT_TEXT_MAX_CHARS", 200_000)
 # Worker processes (per server process) that read and convert attached files, at a lower CPU
 # priority than the server (conversations/attachments/converter.py); 0: in the request's thread.
 ATTACHMENT_CONVERTER_PROCESSES = env_int("ATTACHMENT_CONVERTER_PROCESSES", 2)
+# The time one file may take to read there; past it the file is refused with a sentence.
+ATTACHMENT_CONVERT_SECONDS = env_int("ATTACHMENT_CONVERT_SECONDS", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440 + MAX_MESSAGE_CHARS * 4
 # More files than the limit still reach the send view, which refuses them with a sentence.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_ATTACHMENTS_PER_MESSAGE * 2)

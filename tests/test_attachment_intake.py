@@ -103,6 +103,17 @@ def test_a_zip_that_is_no_office_file_is_refused():
         intake.read_bytes(out.getvalue(), "archive.docx")
 
 
+def test_an_office_file_that_unpacks_to_too_much_is_refused_unread():
+    bomb = files.docx_bomb(unpacked_mb=300)
+    assert len(bomb) < 2 * 1024 * 1024
+    with pytest.raises(Refused) as refused:
+        intake.read_bytes(bomb, "report.docx")
+    assert "report.docx" in str(refused.value) and "unpacks to more than" in str(refused.value)
+    assert refused.value.status == 413
+    # The same document without the filler is read.
+    assert intake.read_bytes(files.docx("Innocent looking"), "report.docx").text
+
+
 def test_text_must_be_utf8_without_nul_bytes():
     read = intake.read_bytes("\ufeffname,amount\nTea,3\n".encode(), "data.csv")
     assert read.kind == "text" and read.text == "name,amount\nTea,3\n"

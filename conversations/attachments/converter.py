@@ -3,8 +3,11 @@ processes at a lower CPU priority, not in the server's process. Decoding a 12-me
 takes about a third of a second of one core and reading a PDF is pure Python: in the server's
 process both compete with the event loop for the interpreter, and on an equal footing for the
 cores, with every other person's reply. At nice 10 the kernel serves the server's processes
-first. ATTACHMENT_CONVERTER_PROCESSES=0 converts in the request's own thread instead. (No
-time limit per file: ProcessPoolExecutor cannot end one stuck worker before Python 3.14.)
+first. ATTACHMENT_CONVERTER_PROCESSES=0 converts in the request's own thread instead.
+
+A file gets ATTACHMENT_CONVERT_SECONDS in a worker: past that an alarm stops the reading (the
+file is refused, the worker stays); a worker stuck in a library's C code, deaf to the alarm,
+ends itself a few seconds later, and the file is refused without a second try.
 
 The pool starts on first use (never at import), its processes from a fork server (never a
 fork of the threaded server). Nothing here imports Django's models at module level: a worker
@@ -12,9 +15,12 @@ imports this module before its initializer has set Django up."""
 
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 import django
 from django.conf import settings
@@ -24,6 +30,8 @@ from django.utils import translation
 # settings of the process that asks (a test's override included).
 SETTINGS = ("MAX_ATTACHMENT_MB", "ATTACHMENT_IMAGE_MAX_SIDE", "ATTACHMENT_TEXT_MAX_CHARS")
 WORKER_NICENESS = 10
+# How long past its time limit a worker deaf to the alarm has before it ends itself.
+HARD_LIMIT_GRACE_SECONDS = 5
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -37,15 +45,21 @@ def convert(data: bytes, name: str):
     if settings.ATTACHMENT_CONVERTER_PROCESSES <= 0:
         return intake.read_bytes(data, name)
     values = {key: getattr(settings, key) for key in SETTINGS}
+    seconds = settings.ATTACHMENT_CONVERT_SECONDS
     # A worker that dies (killed, out of memory, a file made to crash a reader) breaks its
     # pool: the file goes once more to a new pool, in case another file was the cause; if that
     # one breaks too, the file is refused. It is never read in the server's own process.
     for _attempt in range(2):
         pool = _executor()
+        started = time.monotonic()
         try:
-            return pool.submit(_convert, data, name, translation.get_language(), values).result()
+            job = pool.submit(_convert, data, name, translation.get_language(), values, seconds)
+            return job.result()
         except BrokenProcessPool:
             _forget(pool)
+            if time.monotonic() - started >= seconds + HARD_LIMIT_GRACE_SECONDS:
+                # It ended itself past its time (time_limit): trying again would do the same.
+                raise refusals.too_slow(name) from None
     raise refusals.broken_document(name)
 
 
@@ -92,10 +106,45 @@ def _start_worker() -> None:
     django.setup(set_prefix=False)
 
 
-def _convert(data: bytes, name: str, language: str | None, values: dict):
+def _convert(data: bytes, name: str, language: str | None, values: dict, seconds: float):
     from django.test.utils import override_settings
 
-    from conversations.attachments import intake
+    from conversations.attachments import intake, refusals
 
     with translation.override(language), override_settings(**values):
-        return intake.read_bytes(data, name)
+        try:
+            with time_limit(seconds):
+                return intake.read_bytes(data, name)
+        except OutOfTime:
+            raise refusals.too_slow(name) from None
+
+
+class OutOfTime(BaseException):
+    """Raised by the alarm: a BaseException, so a library's `except Exception` does not take
+    it for one of its own errors and go on reading."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """In a worker's main thread: OutOfTime once `seconds` have passed (again every second, in
+    case something swallowed it), and the process killed `HARD_LIMIT_GRACE_SECONDS` later if
+    it is stuck where no signal handler runs."""
+
+    def alarm(_signum, _frame):
+        raise OutOfTime
+
+    finished = threading.Event()
+
+    def watch():
+        if not finished.wait(seconds + HARD_LIMIT_GRACE_SECONDS):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1)
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        yield
+    finally:
+        finished.set()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

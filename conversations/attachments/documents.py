@@ -1,7 +1,9 @@
 """PDFs and office files, read on the server: a PDF is checked (pypdf: not encrypted, its pages
 readable) and sent as it is, with its text for the token estimate; Word, Excel and PowerPoint
 files (OOXML) are read to text with python-docx, openpyxl and python-pptx, capped at
-ATTACHMENT_TEXT_MAX_CHARS with a note that the rest was left out."""
+ATTACHMENT_TEXT_MAX_CHARS with a note that the rest was left out. An office file is a zip: one
+that says it unpacks to more than OFFICE_UNPACKED_LIMIT (a "zip bomb" among them) is refused
+before any library reads it (Python's zipfile never unpacks a member past its stated size)."""
 
 import io
 import logging
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+OFFICE_UNPACKED_LIMIT = 256 * 1024 * 1024
 # The main part's content type in [Content_Types].xml, for each kind of OOXML file.
 _MAIN_PARTS = {
     b"wordprocessingml.document.main+xml": DOCX,
@@ -63,14 +66,26 @@ def ooxml_type(data: bytes) -> str | None:
 
 
 def office_text(data: bytes, content_type: str, name: str) -> str:
-    """The text of an office file, capped; Refused if the library cannot read it."""
+    """The text of an office file, capped; Refused if it unpacks to too much or the library
+    cannot read it."""
     readers = {DOCX: _docx_text, XLSX: _xlsx_text, PPTX: _pptx_text}
+    if unpacked_size(data) > OFFICE_UNPACKED_LIMIT:
+        raise refusals.unpacks_too_large(name, OFFICE_UNPACKED_LIMIT)
     try:
         text = readers[content_type](io.BytesIO(data))
     except Exception:  # any library's error on a damaged file is a refusal, never a 500
         log.info("refused office file %r", name, exc_info=True)
         raise refusals.broken_document(name) from None
     return capped(text)
+
+
+def unpacked_size(data: bytes) -> int:
+    """The sum of the sizes a zip's members say they unpack to (0 if it is no zip)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
 
 
 def capped(text: str) -> str:

@@ -94,3 +94,25 @@ def broken_pdf(name: str) -> Refused:
 
 def broken_document(name: str) -> Refused:
     return Refused(_("The file “%(name)s” could not be read: it may be damaged.") % {"name": name})
+
+
+def too_slow(name: str) -> Refused:
+    return Refused(
+        _(
+            "“%(name)s” took too long to read (over %(seconds)s seconds). Attach a smaller "
+            "file, or copy the part you need into the message."
+        )
+        % {"name": name, "seconds": settings.ATTACHMENT_CONVERT_SECONDS},
+        413,
+    )
+
+
+def unpacks_too_large(name: str, limit_bytes: int) -> Refused:
+    return Refused(
+        _(
+            "“%(name)s” unpacks to more than %(limit)s, more than this site reads. Save a "
+            "smaller copy (fewer pages, sheets or pictures) and attach that."
+        )
+        % {"name": name, "limit": filesizeformat(limit_bytes)},
+        413,
+    )
