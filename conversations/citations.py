@@ -5,6 +5,8 @@ a link; any other (javascript:, data:, relative, credentials before the host as 
 https://example.com@evil.test, an internationalised or punycode host) is shown as text, with
 the real host in its ASCII (punycode) form, so a look-alike cannot pass for another site."""
 
+import bisect
+import math
 import re
 from dataclasses import dataclass
 from html import escape
@@ -86,23 +88,88 @@ def sources(citations: list[dict[str, Any]]) -> tuple[list[Source], dict[str, in
 
 def render_cited_text(text: str, citations: list[dict[str, Any]], reply_id) -> SafeString:
     """The reply's markdown, rendered safely (rendering.py), with a numbered mark where each
-    citation ends."""
+    citation ends, moved out of any link or code it would fall inside (_outside)."""
     if not citations:
         return render_markdown(text)
     _found, numbers = sources(citations)
     text = text.replace(_OPEN, "\ufffd").replace(_CLOSE, "\ufffd")  # (same length)
     at: dict[int, list[int]] = {}
+    closed = _closed_spans(text)
     for citation in citations:
         end = citation.get("end_index") if isinstance(citation, dict) else None
         number = numbers.get(citation.get("url")) if isinstance(citation, dict) else None
         if isinstance(end, int) and number is not None:
-            marks = at.setdefault(min(max(end, 0), len(text)), [])
+            position = _outside(min(max(end, 0), len(text)), closed)
+            marks = at.setdefault(position, []) if position is not None else []
             if number not in marks:
                 marks.append(number)
     for position in sorted(at, reverse=True):
         marks = "".join(f"{_OPEN}{number}{_CLOSE}" for number in sorted(at[position]))
         text = text[:position] + marks + text[position:]
     return mark_safe(_links_for_marks(str(render_markdown(text)), reply_id))  # noqa: S308
+
+
+# Where a mark would change the markdown: a fenced code block, a code span (_code_spans), an
+# inline link (its text and its destination) and an autolink. Approximate, as a relay's
+# offsets are.
+_CLOSED = [
+    re.compile(
+        r"^ {0,3}(`{3,}+|~{3,}+)[^\n]*+\n(?:.*?\n {0,3}\1[`~]*+[ \t]*+(?:\n|$)|.*)", re.M | re.S
+    ),
+    re.compile(r"!?\[[^\[\]\n]*\]\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)"),
+    re.compile(r"<[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*>"),
+]
+
+
+def _closed_spans(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, is_fenced_block) of the places in the markdown no mark may go into."""
+    found = [(*match.span(), True) for match in _CLOSED[0].finditer(text)]
+    found += [(start, end, False) for start, end in _code_spans(text)]
+    for pattern in _CLOSED[1:]:
+        found += [(*match.span(), False) for match in pattern.finditer(text)]
+    spans: list[tuple[int, int, bool]] = []  # kept in order, none overlapping
+    for span in found:  # the first found wins where two overlap
+        at = bisect.bisect(spans, span)
+        if (at == 0 or spans[at - 1][1] <= span[0]) and (
+            at == len(spans) or span[1] <= spans[at][0]
+        ):
+            spans.insert(at, span)
+    return spans
+
+
+def _code_spans(text: str) -> list[tuple[int, int]]:
+    """Code spans: a run of backticks up to the next run of the same length (in one pass, so
+    a text full of unmatched backticks costs no more than any other)."""
+    runs = [match.span() for match in re.finditer("`+", text)]
+    following: list[int | None] = [None] * len(runs)
+    last_of_length: dict[int, int] = {}
+    for index in range(len(runs) - 1, -1, -1):
+        length = runs[index][1] - runs[index][0]
+        following[index] = last_of_length.get(length)
+        last_of_length[length] = index
+    spans, index = [], 0
+    while index < len(runs):
+        closing = following[index]
+        if closing is None:
+            index += 1
+            continue
+        spans.append((runs[index][0], runs[closing][1]))
+        index = closing + 1
+    return spans
+
+
+def _outside(position: int, spans: list[tuple[int, int, bool]]) -> int | None:
+    """The position moved out of the span it falls inside: after a link or code span, before
+    a fenced block (at the end of the line above it; None when there is no line above)."""
+    at = bisect.bisect(spans, (position, math.inf, True)) - 1
+    if at < 0:
+        return position
+    start, end, fenced = spans[at]
+    if fenced and start <= position < end:  # (a fence starts a line: start-1 is its "\n")
+        return start - 1 if start > 0 else None
+    if start < position < end:
+        return end
+    return position
 
 
 def _links_for_marks(html: str, reply_id) -> str:

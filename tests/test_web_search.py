@@ -3,6 +3,7 @@ conversation's setting decides the tool choice, and both reach the relay as sent
 
 import asyncio
 import io
+import re
 import uuid
 
 import pytest
@@ -172,6 +173,39 @@ def test_marks_never_land_inside_markup_and_the_text_cannot_forge_them():
     assert "source-9" not in html
     assert "\ue000" not in html and "\ue001" not in html
     assert 'title="a title"' in html  # the link's title untouched by the mark inside it
+    # The mark inside the link's title is moved after the link.
+    assert re.search(r"a title\"[^>]*>link</a>.*\[1\]</a> and", html)
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "shown"),
+    [
+        # Inside a link's address (a relay counting emoji as two): after the link.
+        ("See [the page](https://example.org/a/b) now.", 30, r"the page</a>.*\[1\]</a> now"),
+        # Inside a code span: after it, the code unchanged.
+        ("Run `pip install x` now.", 10, r"<code>pip install x</code><a class=\"cite\""),
+        # Inside a fenced block: at the end of the line above it.
+        ("Intro\n```python\nprint(1)\n```\nAfter.", 20, r"Intro<a class=\"cite\""),
+        # Inside an autolink: after it.
+        ("Go <https://example.org/x> now.", 12, r"example.org/x</a><a class=\"cite\""),
+    ],
+)
+def test_a_mark_that_would_fall_inside_a_link_or_code_moves_out_of_it(text, end, shown):
+    from conversations.citations import render_cited_text
+    from conversations.rendering import render_markdown
+
+    html = str(render_cited_text(text, [cite("https://a.example.org/", "A", 0, end)], "r1"))
+    assert re.search(shown, html, re.S), html
+    # Everything else renders as without the citation.
+    assert re.sub(r'<a class="cite"[^>]*>\[1\]</a>', "", html) == str(render_markdown(text))
+
+
+def test_backticks_and_fences_a_relay_never_closes_still_render():
+    from conversations.citations import render_cited_text
+
+    text = "x `` y ``` " * 2000 + "\n```\n" + "`" * 5000
+    html = str(render_cited_text(text, [cite("https://a.example.org/", "A", 0, 7)], "r1"))
+    assert html.count('class="cite"') == 1
 
 
 def test_a_reply_without_citations_renders_as_before():
