@@ -30,6 +30,8 @@ urlpatterns = [
     path("oidc/callback/", company_sign_in.callback, name="oidc_authentication_callback"),
     path("admin/usage/", usage_dashboard.dashboard, name="usage_dashboard"),
     path("admin/usage/export.csv", usage_dashboard.export_csv, name="usage_export"),
+    # The admin's "Log out" too ends the provider's session (as /logout/ does).
+    path("admin/logout/", company_sign_in.sign_out),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -318,11 +318,12 @@ def test_a_missing_client_secret_stops_the_start(settings):
         call_command("check", fail_level="ERROR")
 
 
-def test_sign_out_ends_the_providers_session(company_sign_in):
+@pytest.mark.parametrize("where", ["/logout/", "/admin/logout/"])
+def test_sign_out_ends_the_providers_session(company_sign_in, where):
     carol(company_sign_in)
     client, _answer = sign_in(company_sign_in, "sub-carol")
     id_token = client.session["oidc_id_token"]
-    answer = client.post("/logout/")
+    answer = client.post(where)
     assert answer.status_code == 302
     assert answer["Location"].startswith(f"{company_sign_in.url}/oauth2/end_session?")
     sent = query_of(answer["Location"])
