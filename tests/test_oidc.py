@@ -15,7 +15,7 @@ from conversations.models import DirectoryAccount, UsageEntry, User
 from tests.chat_helpers import latest_reply, logged_in, send
 from tests.conftest import PASSWORD, wait_for_reply
 from tests.oidc_provider import CLIENT_ID, Provider, query_of
-from tests.review_fixtures import role
+from tests.review_fixtures import client_of, role, staff_in
 
 pytest_plugins = ["tests.oidc_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -64,6 +64,40 @@ def test_first_sign_in_makes_the_account_with_its_directory_groups(company_sign_
     assert client.get("/").status_code == 200
     assert DirectoryAccount.objects.get(user=user).subject == "sub-carol"
     assert client.session.get_expiry_age() == 12 * 3600  # OIDC_SESSION_HOURS
+
+
+def test_the_admin_shows_an_accounts_link_to_the_provider_read_only(
+    company_sign_in, django_user_model, alice
+):
+    carol(company_sign_in)
+    sign_in(company_sign_in, "sub-carol")
+    user = User.objects.get(username="carol")
+    administrator = client_of(staff_in(django_user_model, "adam", "Administrator"))
+    page = administrator.get(f"/admin/conversations/user/{user.pk}/change/").content.decode()
+    assert "Company account link" in page
+    assert "sub-carol" in page and company_sign_in.url in page
+    assert "chat-sales" in page  # the groups the directory gave
+    assert 'name="directory_account-0-subject"' not in page  # shown, never edited here
+    saved = administrator.post(
+        f"/admin/conversations/user/{user.pk}/change/",
+        {
+            "username": "carol",
+            "first_name": "Caroline",
+            "is_active": "on",
+            "groups": list(user.groups.values_list("pk", flat=True)),
+            "date_joined_0": "2026-01-05",
+            "date_joined_1": "09:00:00",
+            "directory_account-TOTAL_FORMS": "1",
+            "directory_account-INITIAL_FORMS": "1",
+            "directory_account-MIN_NUM_FORMS": "0",
+            "directory_account-MAX_NUM_FORMS": "0",
+        },
+    )
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    account = DirectoryAccount.objects.get(user__username="carol")
+    assert account.subject == "sub-carol" and account.user.first_name == "Caroline"
+    local = administrator.get(f"/admin/conversations/user/{alice.pk}/change/").content.decode()
+    assert "Company account link" not in local
 
 
 def test_groups_follow_the_directory_and_hand_made_ones_stay(company_sign_in):

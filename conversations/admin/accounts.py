@@ -10,15 +10,45 @@ from django.contrib.auth.models import Group
 
 from conversations.admin.feedback import USER_ACTIONS
 from conversations.admin.powers import groups_within, outranks, users_outranking
-from conversations.models import User
+from conversations.models import DirectoryAccount, User
+
+
+class CompanyAccountInline(admin.StackedInline):
+    """Which person of the identity provider the account belongs to and what the directory gave
+    it at the last sign-in: shown to whoever may see the user, changed only by signing in."""
+
+    model = DirectoryAccount
+    fields = readonly_fields = (
+        "issuer",
+        "subject",
+        "last_sign_in",
+        "granted_groups",
+        "granted_staff",
+    )
+    extra = max_num = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("conversations.view_user")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(User)
 class ChatUserAdmin(UserAdmin):
     """A user who outranks the administrator is shown read-only: no change of any field or
-    password, no deletion (alone or from the list), no legal hold."""
+    password, no deletion (alone or from the list), no legal hold. An account that signs in
+    with the company's provider shows its link (CompanyAccountInline)."""
 
     actions = USER_ACTIONS
+
+    def get_inlines(self, request, obj):
+        linked = obj is not None and DirectoryAccount.objects.filter(user=obj).exists()
+        return [CompanyAccountInline] if linked else []
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
