@@ -12,7 +12,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
@@ -147,8 +147,9 @@ async def _generate(live: LiveReply, payload: dict[str, Any]) -> None:
     except Exception:
         log.exception("reply %s: unexpected error while generating", live.reply_id)
     finally:
+        pictures = await _read_images(live) if live.images else []
         try:
-            await database_work(_finish)(live, payload, outcome)
+            await database_work(_finish)(live, payload, outcome, pictures)
         except Exception:
             # The reply keeps its last batched text; the stale sweep will mark it interrupted.
             log.exception("reply %s: could not store the end of the reply", live.reply_id)
@@ -437,7 +438,11 @@ def _flush_many(writes: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
         return Reply.objects.save_progress(writes)
 
 
-def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
+def _finish(
+    live: LiveReply, payload: dict[str, Any], outcome: Outcome, pictures: list | None = None
+) -> None:
+    """Stores the reply's end, bills it and stores the images it made (`pictures`, read by
+    _read_images), in one transaction."""
     response = outcome.response
     now = timezone.now()
     fields: dict[str, Any] = {
@@ -487,7 +492,7 @@ def _finish(live: LiveReply, payload: dict[str, Any], outcome: Outcome) -> None:
             return
         Conversation.objects.filter(pk=live.conversation_id).update(updated_at=now)
         ended.bill(live.reservation)
-        stored = [_store_image(live, image, number) for number, image in enumerate(live.images, 1)]
+        stored = [_store_image(live, picture) for picture in pictures or []]
     # (Its viewers' last message is rendered on the event loop: no query for the images.)
     ended.images_in_hand = [image for image in stored if image is not None]
     live.ended = ended.as_ended()
@@ -512,19 +517,43 @@ def _stored_items(response: dict[str, Any], live: LiveReply) -> list:
     return items
 
 
-def _store_image(live: LiveReply, image: upstream.GeneratedImage, number: int):
-    """Stores a generated image with its reply (the Attachment); one that cannot be read or
-    written (storage full, unreachable) is logged and left out (None): the rest of the reply
-    stands."""
+async def _read_images(live: LiveReply) -> list:
+    """The images the reply made, decoded and re-encoded like attached ones in the converter
+    processes (converter.py), before _finish's transaction and off the shared thread: a
+    1024-pixel PNG takes a good part of a second to re-encode. One that is no image is logged
+    and left out: the rest of the reply stands."""
+    try:
+        return await sync_to_async(_read_images_now, thread_sensitive=False)(live.images)
+    except Exception:
+        log.exception("reply %s: its images could not be read", live.reply_id)
+        return []
+
+
+def _read_images_now(images: list[upstream.GeneratedImage]) -> list:
+    from conversations.attachments import converter
     from conversations.attachments.refusals import Refused
+
+    read = []
+    for number, image in enumerate(images, 1):
+        try:
+            data = base64.b64decode(image.data, validate=False)
+            picture = converter.convert(data, f"image-{number}")
+        except (Refused, ValueError):
+            picture = None
+        if picture is None or picture.kind != Attachment.Kind.IMAGE:
+            log.warning("a generated image (%s) could not be read", image.item_id)
+            continue
+        read.append(picture)
+    return read
+
+
+def _store_image(live: LiveReply, picture):
+    """Stores a generated image (read by _read_images) with its reply, as its Attachment; one
+    that cannot be written (storage full, unreachable) is logged and left out (None)."""
     from conversations.attachments.store import store_generated_image
 
     try:
-        data = base64.b64decode(image.data, validate=False)
-        return store_generated_image(live.reply_id, live.user_id, data, f"image-{number}")
-    except (Refused, ValueError):
-        log.warning("reply %s: a generated image could not be read", live.reply_id)
-        return None
+        return store_generated_image(live.reply_id, live.user_id, picture)
     except OSError:
         log.exception("reply %s: a generated image could not be stored", live.reply_id)
         return None

@@ -316,6 +316,22 @@ async def test_an_unknown_tool_is_mentioned_under_the_reply(alice, fake_upstream
 
 
 @pytest.mark.asyncio
+async def test_a_generated_image_that_is_no_image_is_left_out_and_the_reply_stands(
+    alice, fake_upstream, caplog
+):
+    from conversations.models import Attachment
+
+    fake_upstream.queue({"behaviour": "image", "not_an_image": True})
+    client = await logged_in(alice)
+    await send(client, "Please draw a lighthouse")
+    reply = await wait_for_reply((await latest_reply(alice)).pk)
+    assert reply.status == Reply.Status.COMPLETED
+    assert reply.text == "Here is the image you asked for."
+    assert not await Attachment.objects.filter(reply=reply).aexists()
+    assert "could not be read" in caplog.text
+
+
+@pytest.mark.asyncio
 async def test_a_generated_image_is_stored_with_its_reply_and_served_by_the_site(
     alice, bob, fake_upstream
 ):

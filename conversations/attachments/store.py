@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db.models import Sum
 
-from conversations.attachments import images, refusals
+from conversations.attachments import refusals
 from conversations.attachments.intake import Intake
 from conversations.models import Attachment, Reply
 
@@ -111,20 +111,10 @@ def copy_to(original: Reply, reply: Reply) -> None:
         _save(reply, intake, attachment.position)
 
 
-def store_generated_image(reply_id, owner_id, data: bytes, name: str) -> Attachment:
-    """An image a hosted tool made in the reply, re-encoded like an attached one; a `name`
-    without an extension gets the one of the format it is stored in."""
-    picture = images.reencode(data, name)
-    if "." not in name:
-        name = f"{name}.{picture.extension}"
+def store_generated_image(reply_id, owner_id, picture: Intake) -> Attachment:
+    """An image a hosted tool made in the reply, already re-encoded like an attached one
+    (generation._read_images); it is no input of the person's, so it counts no tokens."""
     reply = Reply.objects.only("id", "user_id").get(pk=reply_id, user_id=owner_id)
     position = Attachment.objects.filter(reply=reply, origin=Attachment.Origin.GENERATED).count()
-    intake = Intake(
-        kind=Attachment.Kind.IMAGE,
-        name=name,
-        content_type=picture.content_type,
-        data=picture.data,
-        width=picture.width,
-        height=picture.height,
-    )
-    return _save(reply, intake, position, origin=Attachment.Origin.GENERATED)
+    picture.estimated_tokens = 0
+    return _save(reply, picture, position, origin=Attachment.Origin.GENERATED)

@@ -10,7 +10,8 @@ relative, credential-prefixed and punycode look-alike URLs), `sources=N` (how ma
 `search=true` adds the search to another behaviour (e.g. `cut`: a reply cut after its
 citations).
 It draws an image when the message asks ("draw", "generate an image", "make an image") and the
-request offers the image_generation tool, or with the behaviour `image`. `unknown_item` adds an
+request offers the image_generation tool, or with the behaviour `image` (`not_an_image=true`:
+its `result` is a PDF, as a broken relay might send). `unknown_item` adds an
 item of a type no client knows; `tool_refused` answers 400 as a relay without the tool does."""
 
 import base64
@@ -115,7 +116,7 @@ def plan(turn) -> ToolPlan | None:
     if behaviour.name == "image" or (
         _offered(request, "image_generation") and DRAW_WORDS.search(text)
     ):
-        tools.image = small_png()
+        tools.image = not_an_image() if behaviour.flag("not_an_image") else small_png()
         if behaviour.name == "image" or not tools.query:
             turn.text = "Here is the image you asked for."
             turn.pieces = split_pieces(turn.text)
@@ -142,6 +143,18 @@ def _cited_text(query: str, pages) -> tuple[str, list[dict[str, Any]]]:
             }
         )
     return text, citations
+
+
+def not_an_image() -> str:
+    """A one-page PDF, base64-encoded: a file the site would take as an attachment, but no
+    image."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    out = io.BytesIO()
+    writer.write(out)
+    return base64.b64encode(out.getvalue()).decode()
 
 
 def small_png() -> str:
