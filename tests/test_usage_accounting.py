@@ -204,9 +204,10 @@ async def test_ten_simultaneous_sends_with_room_for_one_start_one_upstream_call(
     alice, fake_upstream
 ):
     # Room for one reply (its input estimate plus 300 tokens of output); after it, less than
-    # QUOTA_MIN_OUTPUT_TOKENS (256) is left for a second.
+    # QUOTA_MIN_OUTPUT_TOKENS (256) is left for a second. The reply is slow (about 2 s): one
+    # that ended before the last send was read would leave room, rightly, for another.
     await QuotaPolicy.objects.acreate(scope="default", monthly_token_limit=400)
-    fake_upstream.queue(*[{"behaviour": "ok", "text": TEXT, "delay_ms": 20}] * 10)
+    fake_upstream.queue(*[{"behaviour": "ok", "text": TEXT, "delay_ms": 150}] * 10)
     client = await logged_in(alice)
 
     responses = await asyncio.gather(
