@@ -58,34 +58,50 @@ MESSAGES = {
         "Web search is not available for this model. Turn it off in the conversation "
         "settings, or pick another model."
     ),
+    "image_generation_unavailable": gettext_noop(
+        "Image generation is not available for this model. Pick another model, or ask your "
+        "administrator."
+    ),
     "internal": gettext_noop("Something went wrong on this site. Please try again."),
 }
 
 
-def describe(error: UpstreamError, got_output: bool) -> tuple[str, str]:
-    """(code, sentence) for an upstream error; got_output says whether text had arrived."""
-    code = _code(error, got_output)
+def describe(error: UpstreamError, got_output: bool, offered=()) -> tuple[str, str]:
+    """(code, sentence) for an upstream error; got_output says whether text had arrived,
+    `offered` the hosted tools the request offered ("web_search", "image_generation")."""
+    code = _code(error, got_output, offered)
     return code, MESSAGES[code]
 
 
-_TOOL_WORDS = ("web_search", "web search", "tool")
-
-
-def refused_tool(code: str, detail: str) -> bool:
-    """The relay refused a hosted tool (the request's web search): its error names a tool, as
-    in "unsupported tool", "tools[0].type: web_search is not supported", "invalid tool_choice"."""
+def refused_tool(code: str, detail: str, offered) -> str | None:
+    """The code for the hosted tool the relay refused, if its error names one the request
+    offered, as in "tools[0].type: web_search is not supported", "image_generation is not
+    enabled", or only "unsupported tool" / "invalid tool_choice" (then web search, when
+    offered: a tool of every request that searches)."""
     text = f"{code} {detail}".lower()
-    return any(word in text for word in _TOOL_WORDS)
+    named = {
+        "web_search": "web_search" in text or "web search" in text,
+        "image_generation": "image_generation" in text or "image generation" in text,
+    }
+    for tool in ("image_generation", "web_search"):
+        if named[tool] and tool in offered:
+            return f"{tool}_unavailable"
+    if "tool" in text and not any(named.values()):
+        for tool in ("web_search", "image_generation"):
+            if tool in offered:
+                return f"{tool}_unavailable"
+    return None
 
 
-def _code(error: UpstreamError, got_output: bool) -> str:
+def _code(error: UpstreamError, got_output: bool, offered) -> str:
     upstream_code = error.code.lower()
     if error.kind == "http":
         status = error.status or 0
         if "context_length" in upstream_code or "context window" in error.detail.lower():
             return "context_too_long"
-        if status in (400, 404, 422) and refused_tool(error.code, error.detail):
-            return "web_search_unavailable"
+        refused = refused_tool(error.code, error.detail, offered)
+        if status in (400, 404, 422) and refused:
+            return refused
         if status == 401:
             return "unauthorized"
         if status in (402, 403) or "quota" in upstream_code:
@@ -105,8 +121,8 @@ def _code(error: UpstreamError, got_output: bool) -> str:
         return "malformed"
     if error.kind == "too_large":
         return "too_large"
-    if error.kind == "stream_error" and not got_output and refused_tool(error.code, error.detail):
-        return "web_search_unavailable"
+    if error.kind == "stream_error" and not got_output:
+        return refused_tool(error.code, error.detail, offered) or "upstream_failed"
     return "upstream_failed"
 
 

@@ -266,7 +266,7 @@ async def _call_upstream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
         except UpstreamError as error:
             log.warning("reply %s: upstream error (attempt %d): %s", live.reply_id, attempt, error)
             if live.got_output:
-                return _failure(error, got_output=True)
+                return _failure(error, payload, got_output=True)
             if error.previous_response_not_found and not resent_history:
                 resent_history = True
                 payload = await database_work(_full_history_payload)(
@@ -282,7 +282,7 @@ async def _call_upstream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
                 waited += delay
                 await asyncio.sleep(delay)
                 continue
-            return _failure(error, got_output=False)
+            return _failure(error, payload, got_output=False)
 
 
 def _retry_delay(attempt: int, error: UpstreamError) -> float:
@@ -291,8 +291,13 @@ def _retry_delay(attempt: int, error: UpstreamError) -> float:
     return min(0.5 * 2 ** (attempt - 1), 8.0) * (0.75 + random.random() / 2)
 
 
-def _failure(error: UpstreamError, got_output: bool) -> Outcome:
-    code, message = describe(error, got_output)
+def offered_tools(payload: dict[str, Any]) -> set[str]:
+    """The hosted tools a request offers the model, by type."""
+    return {tool.get("type") for tool in payload.get("tools") or [] if isinstance(tool, dict)}
+
+
+def _failure(error: UpstreamError, payload: dict[str, Any], got_output: bool) -> Outcome:
+    code, message = describe(error, got_output, offered_tools(payload))
     return Outcome(
         status_for(error, got_output),
         error_code=code,
@@ -340,7 +345,7 @@ async def _read_stream(live: LiveReply, payload: dict[str, Any]) -> Outcome:
             case upstream.Started(response_id=response_id):
                 live.upstream_id = response_id
             case Finished():
-                return _outcome_of(live, event)
+                return _outcome_of(live, event, payload)
     raise UpstreamError("cut", detail="stream ended without a terminal event")
 
 
@@ -369,7 +374,7 @@ def _take_final_output(live: LiveReply, response: dict[str, Any]) -> None:
             _take_item(live, event)
 
 
-def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
+def _outcome_of(live: LiveReply, event: Finished, payload: dict[str, Any]) -> Outcome:
     _take_final_output(live, event.response)
     live.set_searching(None)
     if event.status == "completed":
@@ -390,8 +395,9 @@ def _outcome_of(live: LiveReply, event: Finished) -> Outcome:
     detail = f"{event.error_code}: {event.error_message}"
     log.warning("reply %s: relay reported failure: %s", live.reply_id, detail)
     code = "upstream_failed"
-    if not live.got_output and refused_tool(event.error_code, event.error_message):
-        code = "web_search_unavailable"
+    if not live.got_output:
+        offered = offered_tools(payload)
+        code = refused_tool(event.error_code, event.error_message, offered) or code
     return Outcome(
         Reply.Status.FAILED,
         response=event.response,

@@ -306,6 +306,40 @@ async def test_a_relay_refusing_the_tool_gives_a_sentence_and_keeps_its_message(
 
 
 @pytest.mark.asyncio
+async def test_a_relay_refusing_image_generation_says_so_not_web_search(alice, fake_upstream):
+    await AIModel.objects.aupdate_or_create(
+        model_id="gpt-5.5", defaults={"web_search": True, "image_generation": True}
+    )
+    fake_upstream.queue(
+        {"behaviour": "tool_refused", "message": "image_generation is not enabled for this key"}
+    )
+    client = await logged_in(alice)
+    await send(client, "Draw me a lighthouse", web_search="auto")
+    reply = await wait_for_reply((await latest_reply(alice)).pk)
+    assert reply.error_code == "image_generation_unavailable"
+    assert reply.error_message.startswith("Image generation is not available for this model.")
+
+
+@pytest.mark.parametrize(
+    ("offered", "message", "code"),
+    [
+        ({"web_search"}, "Unsupported tool type", "web_search_unavailable"),
+        ({"image_generation"}, "invalid tool_choice", "image_generation_unavailable"),
+        ({"web_search", "image_generation"}, "web_search: not supported", "web_search_unavailable"),
+        # A request that offered no tool: an error naming one is not a tool refusal.
+        (set(), "Tool 'web_search' is not supported", None),
+        # Naming a tool the request did not offer is no refusal of the one it did.
+        ({"web_search"}, "image_generation is not enabled", None),
+        ({"web_search"}, "Invalid image data in input", None),
+    ],
+)
+def test_which_tool_a_relay_refused(offered, message, code):
+    from conversations.failures import refused_tool
+
+    assert refused_tool("invalid_request_error", message, offered) == code
+
+
+@pytest.mark.asyncio
 async def test_an_unknown_tool_is_mentioned_under_the_reply(alice, fake_upstream):
     fake_upstream.queue({"behaviour": "unknown_item"})
     reply = await searched_reply(alice, "Hello")
