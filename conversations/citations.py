@@ -109,32 +109,41 @@ def render_cited_text(text: str, citations: list[dict[str, Any]], reply_id) -> S
     return mark_safe(_links_for_marks(str(render_markdown(text)), reply_id))  # noqa: S308
 
 
-# Where a mark would change the markdown: a fenced code block, a code span (_code_spans), an
-# inline link (its text and its destination) and an autolink. Approximate, as a relay's
-# offsets are.
-_CLOSED = [
-    re.compile(
-        r"^ {0,3}(`{3,}+|~{3,}+)[^\n]*+\n(?:.*?\n {0,3}\1[`~]*+[ \t]*+(?:\n|$)|.*)", re.M | re.S
-    ),
+# Where a mark would change the markdown: a fenced code block (_FENCE), and between fences a
+# code span (_code_spans), an inline link (its text and its destination) and an autolink.
+# Approximate, as a relay's offsets are.
+_FENCE = re.compile(
+    r"^ {0,3}(`{3,}+|~{3,}+)[^\n]*+\n(?:(?:.*?\n)?? {0,3}\1[`~]*+[ \t]*+(?:\n|$)|.*)", re.M | re.S
+)
+_INLINE = [
     re.compile(r"!?\[[^\[\]\n]*\]\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)"),
     re.compile(r"<[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*>"),
 ]
 
 
 def _closed_spans(text: str) -> list[tuple[int, int, bool]]:
-    """(start, end, is_fenced_block) of the places in the markdown no mark may go into."""
-    found = [(*match.span(), True) for match in _CLOSED[0].finditer(text)]
-    found += [(start, end, False) for start, end in _code_spans(text)]
-    for pattern in _CLOSED[1:]:
-        found += [(*match.span(), False) for match in pattern.finditer(text)]
-    spans: list[tuple[int, int, bool]] = []  # kept in order, none overlapping
-    for span in found:  # the first found wins where two overlap
-        at = bisect.bisect(spans, span)
-        if (at == 0 or spans[at - 1][1] <= span[0]) and (
-            at == len(spans) or span[1] <= spans[at][0]
-        ):
-            spans.insert(at, span)
-    return spans
+    """(start, end, is_fenced_block) of the places in the markdown no mark may go into, in
+    order and none overlapping: the fenced blocks, and between them the inline ones, those that
+    overlap (a link whose text has code) merged into one."""
+    fences = [match.span() for match in _FENCE.finditer(text)]
+    spans = [(start, end, True) for start, end in fences]
+    edges = [0, *(edge for fence in fences for edge in fence), len(text)]
+    for begin, finish in zip(edges[::2], edges[1::2], strict=True):
+        between = text[begin:finish]
+        found = _code_spans(between)
+        found += [match.span() for pattern in _INLINE for match in pattern.finditer(between)]
+        spans += [(begin + start, begin + end, False) for start, end in _merged(found)]
+    return sorted(spans)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _code_spans(text: str) -> list[tuple[int, int]]:
@@ -159,17 +168,30 @@ def _code_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _outside(position: int, spans: list[tuple[int, int, bool]]) -> int | None:
-    """The position moved out of the span it falls inside: after a link or code span, before
-    a fenced block (at the end of the line above it; None when there is no line above)."""
-    at = bisect.bisect(spans, (position, math.inf, True)) - 1
-    if at < 0:
+    """The position moved out of the span it falls inside: after a link or code span; before
+    a fenced block, at the end of the line above it (a fence starts a line), or None (no mark)
+    when there is no such line outside every span."""
+    at = _span_at(position, spans)
+    if at is None:
         return position
     start, end, fenced = spans[at]
-    if fenced and start <= position < end:  # (a fence starts a line: start-1 is its "\n")
-        return start - 1 if start > 0 else None
-    if start < position < end:
+    if not fenced:
         return end
-    return position
+    if start == 0 or _span_at(start - 1, spans) is not None:
+        return None
+    return start - 1
+
+
+def _span_at(position: int, spans: list[tuple[int, int, bool]]) -> int | None:
+    """The index of the span a mark at `position` would fall inside (a fenced block from its
+    first character, another span strictly inside)."""
+    at = bisect.bisect(spans, (position, math.inf, True)) - 1
+    if at < 0:
+        return None
+    start, end, fenced = spans[at]
+    if (start <= position if fenced else start < position) and position < end:
+        return at
+    return None
 
 
 def _links_for_marks(html: str, reply_id) -> str:

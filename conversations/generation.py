@@ -523,14 +523,22 @@ def _stored_items(response: dict[str, Any], live: LiveReply) -> list:
     return items
 
 
+# How long a reply's end waits for the images it made to be read (converters busy with
+# attached files).
+IMAGE_READING_SECONDS = 30
+
+
 async def _read_images(live: LiveReply) -> list:
     """The images the reply made, decoded and re-encoded like attached ones in the converter
     processes (converter.py), before _finish's transaction and off the shared thread, where
     re-encoding (15 to 30 ms of a core for a 1024-pixel PNG) held every other reply's database
     work. One that is no image is logged and left out: the rest of the reply stands."""
+    reading = sync_to_async(_read_images_now, thread_sensitive=False)(live.images)
     try:
-        return await sync_to_async(_read_images_now, thread_sensitive=False)(live.images)
-    except Exception:
+        # Bounded, and shielded from the task's cancel (a server stopping): the reply's end
+        # is stored in any case, with the images read by then.
+        return await asyncio.wait_for(asyncio.shield(reading), IMAGE_READING_SECONDS)
+    except (Exception, asyncio.CancelledError):
         log.exception("reply %s: its images could not be read", live.reply_id)
         return []
 

@@ -85,14 +85,14 @@ def pptx(title="Roadmap slide") -> bytes:
     return out.getvalue()
 
 
-def docx_bomb(unpacked_mb=300) -> bytes:
+def docx_bomb(unpacked_mb=300, part="word/media/filler.bin") -> bytes:
     """A real Word file with one more part that unpacks to `unpacked_mb` megabytes of zeros
     (a few hundred kilobytes packed): a "zip bomb" dressed as a document."""
     import zipfile
 
     out = io.BytesIO(docx("Innocent looking"))
     with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open("word/media/filler.bin", "w", force_zip64=True) as member:
+        with archive.open(part, "w", force_zip64=True) as member:
             chunk = bytes(1024 * 1024)
             for _ in range(unpacked_mb):
                 member.write(chunk)

@@ -112,6 +112,10 @@ def test_an_office_file_that_unpacks_to_too_much_is_refused_unread():
     assert refused.value.status == 413
     # The same document without the filler is read.
     assert intake.read_bytes(files.docx("Innocent looking"), "report.docx").text
+    # A Word file is parsed whole: its XML has a lower limit.
+    with pytest.raises(Refused) as refused:
+        intake.read_bytes(files.docx_bomb(70, part="word/filler.xml"), "long.docx")
+    assert "unpacks to more than 64" in str(refused.value)
 
 
 def test_text_must_be_utf8_without_nul_bytes():

@@ -29,7 +29,10 @@ class CompanyAccountInline(admin.StackedInline):
     can_delete = False
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("conversations.view_user")
+        # As the user's own page: whoever may see or change the user.
+        return request.user.has_perm("conversations.view_user") or request.user.has_perm(
+            "conversations.change_user"
+        )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

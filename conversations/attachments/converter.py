@@ -49,6 +49,10 @@ def convert(data: bytes, name: str):
     # A worker that dies (killed, out of memory, a file made to crash a reader) breaks its
     # pool: the file goes once more to a new pool, in case another file was the cause; if that
     # one breaks too, the file is refused. It is never read in the server's own process.
+    # A file that broke it both times after its whole time (and grace) had passed was stuck
+    # (time_limit ended the worker): too slow, not damaged. (A file queued behind a stuck one
+    # breaks with it, and gets its second try.)
+    slow = False
     for _attempt in range(2):
         pool = _executor()
         started = time.monotonic()
@@ -57,10 +61,8 @@ def convert(data: bytes, name: str):
             return job.result()
         except BrokenProcessPool:
             _forget(pool)
-            if seconds > 0 and time.monotonic() - started >= seconds + HARD_LIMIT_GRACE_SECONDS:
-                # It ended itself past its time (time_limit): trying again would do the same.
-                raise refusals.too_slow(name) from None
-    raise refusals.broken_document(name)
+            slow = seconds > 0 and time.monotonic() - started >= seconds + HARD_LIMIT_GRACE_SECONDS
+    raise refusals.too_slow(name, seconds) if slow else refusals.broken_document(name)
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -116,7 +118,7 @@ def _convert(data: bytes, name: str, language: str | None, values: dict, seconds
             with time_limit(seconds):
                 return intake.read_bytes(data, name)
         except OutOfTime:
-            raise refusals.too_slow(name) from None
+            raise refusals.too_slow(name, seconds) from None
 
 
 class OutOfTime(BaseException):
@@ -133,8 +135,11 @@ def time_limit(seconds: float):
         yield
         return
 
+    armed = [True]
+
     def alarm(_signum, _frame):
-        raise OutOfTime
+        if armed[0]:
+            raise OutOfTime
 
     finished = threading.Event()
 
@@ -148,6 +153,9 @@ def time_limit(seconds: float):
     try:
         yield
     finally:
-        finished.set()
+        # First, so that an alarm from here on (an unwinding longer than a second) raises
+        # nothing; then the timer is stopped and the handler given back.
+        armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        finished.set()

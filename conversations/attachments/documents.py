@@ -2,8 +2,9 @@
 readable) and sent as it is, with its text for the token estimate; Word, Excel and PowerPoint
 files (OOXML) are read to text with python-docx, openpyxl and python-pptx, capped at
 ATTACHMENT_TEXT_MAX_CHARS with a note that the rest was left out. An office file is a zip: one
-that says it unpacks to more than OFFICE_UNPACKED_LIMIT (a "zip bomb" among them) is refused
-before any library reads it (Python's zipfile never unpacks a member past its stated size)."""
+that says it unpacks to more than OFFICE_UNPACKED_LIMIT, or a Word or PowerPoint file whose XML
+does past OFFICE_XML_LIMIT (a "zip bomb" among them), is refused before any library reads it
+(Python's zipfile never unpacks a member past its stated size)."""
 
 import io
 import logging
@@ -20,6 +21,9 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 OFFICE_UNPACKED_LIMIT = 256 * 1024 * 1024
+# Word and PowerPoint files are parsed whole (an XML tree takes several times its size): their
+# XML may unpack to this much (a Word file of thousands of pages).
+OFFICE_XML_LIMIT = 64 * 1024 * 1024
 # The main part's content type in [Content_Types].xml, for each kind of OOXML file.
 _MAIN_PARTS = {
     b"wordprocessingml.document.main+xml": DOCX,
@@ -69,8 +73,11 @@ def office_text(data: bytes, content_type: str, name: str) -> str:
     """The text of an office file, capped; Refused if it unpacks to too much or the library
     cannot read it."""
     readers = {DOCX: _docx_text, XLSX: _xlsx_text, PPTX: _pptx_text}
-    if unpacked_size(data) > OFFICE_UNPACKED_LIMIT:
+    total, xml = unpacked_size(data)
+    if total > OFFICE_UNPACKED_LIMIT:
         raise refusals.unpacks_too_large(name, OFFICE_UNPACKED_LIMIT)
+    if content_type != XLSX and xml > OFFICE_XML_LIMIT:  # (openpyxl reads sheets as streams)
+        raise refusals.unpacks_too_large(name, OFFICE_XML_LIMIT)
     try:
         text = readers[content_type](io.BytesIO(data))
     except Exception:  # any library's error on a damaged file is a refusal, never a 500
@@ -79,13 +86,16 @@ def office_text(data: bytes, content_type: str, name: str) -> str:
     return capped(text)
 
 
-def unpacked_size(data: bytes) -> int:
-    """The sum of the sizes a zip's members say they unpack to (0 if it is no zip)."""
+def unpacked_size(data: bytes) -> tuple[int, int]:
+    """(all, XML): the sums of the sizes a zip's members say they unpack to, all of them and
+    the XML parts ((0, 0) if it is no zip)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return sum(member.file_size for member in archive.infolist())
+            members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        return 0
+        return 0, 0
+    xml = (m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    return sum(m.file_size for m in members), sum(xml)
 
 
 def capped(text: str) -> str:

@@ -96,13 +96,13 @@ def broken_document(name: str) -> Refused:
     return Refused(_("The file “%(name)s” could not be read: it may be damaged.") % {"name": name})
 
 
-def too_slow(name: str) -> Refused:
+def too_slow(name: str, seconds: float) -> Refused:
     return Refused(
         _(
             "“%(name)s” took too long to read (over %(seconds)s seconds). Attach a smaller "
             "file, or copy the part you need into the message."
         )
-        % {"name": name, "seconds": settings.ATTACHMENT_CONVERT_SECONDS},
+        % {"name": name, "seconds": seconds},
         413,
     )
 
