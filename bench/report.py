@@ -48,26 +48,16 @@ def judge(results: dict) -> list[dict]:
                 value is not None and value <= limit,
                 "ms",
             )
-    if "files" in results:
-        ratio = results["files"]["ratio"]["p50"]
-        limit = TARGETS["files_added_ratio"]
-        check(
-            "files: others' added TTFT p50, with / without",
-            ratio,
-            f"<= {limit}",
-            ratio is not None and ratio <= limit,
-            "x",
-        )
-    if "cpu" in results:
-        ratio = results["cpu"]["ratio"]
-        limit = TARGETS["cpu_ratio"]
-        check(
-            "cpu: server / bare client",
-            ratio,
-            f"<= {limit}",
-            ratio is not None and ratio <= limit,
-            "x",
-        )
+    ratios = (
+        ("files", "files: others' added TTFT p50, with / without", "files_added_ratio"),
+        ("cpu", "cpu: server / bare client", "cpu_ratio"),
+    )
+    for phase, label, target in ratios:
+        if phase in results:
+            ratio = results[phase]["ratio"]
+            ratio = ratio["p50"] if isinstance(ratio, dict) else ratio
+            limit = TARGETS[target]
+            check(label, ratio, f"<= {limit}", ratio is not None and ratio <= limit, "x")
     peak = results["memory"]["peak_mb"]
     limit = TARGETS["memory_peak_mb"]
     check("memory: server peak (VmHWM)", round(peak, 1), f"<= {limit}", peak <= limit, "MB")

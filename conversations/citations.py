@@ -22,6 +22,7 @@ from conversations.rendering import render_markdown
 # with the markdown, then turned into links in the HTML's text (never inside a tag).
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _MARK = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+_TAG = re.compile(r'(<(?:[^>"]|"[^"]*")*>)')  # a tag, its quoted attribute values whole
 _UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 MAX_SHOWN_URL = 80
 
@@ -93,20 +94,23 @@ def render_cited_text(text: str, citations: list[dict[str, Any]], reply_id) -> S
         return render_markdown(text)
     _found, numbers = sources(citations)
     text = text.replace(_OPEN, "\ufffd").replace(_CLOSE, "\ufffd")  # (same length)
-    at: dict[int, list[int]] = {}
+    at: dict[int, set[int]] = {}
     closed = _closed_spans(text)
     for citation in citations:
-        end = citation.get("end_index") if isinstance(citation, dict) else None
-        number = numbers.get(citation.get("url")) if isinstance(citation, dict) else None
-        if isinstance(end, int) and number is not None:
-            position = _outside(min(max(end, 0), len(text)), closed)
-            marks = at.setdefault(position, []) if position is not None else []
-            if number not in marks:
-                marks.append(number)
-    for position in sorted(at, reverse=True):
-        marks = "".join(f"{_OPEN}{number}{_CLOSE}" for number in sorted(at[position]))
-        text = text[:position] + marks + text[position:]
-    return mark_safe(_links_for_marks(str(render_markdown(text)), reply_id))  # noqa: S308
+        if not isinstance(citation, dict):
+            continue
+        end, number = citation.get("end_index"), numbers.get(citation.get("url"))
+        if not isinstance(end, int) or number is None:
+            continue
+        position = _outside(min(max(end, 0), len(text)), closed)
+        if position is not None:
+            at.setdefault(position, set()).add(number)
+    pieces, last = [], 0
+    for position in sorted(at):
+        pieces += [text[last:position], *(f"{_OPEN}{n}{_CLOSE}" for n in sorted(at[position]))]
+        last = position
+    pieces.append(text[last:])
+    return mark_safe(_links_for_marks(str(render_markdown("".join(pieces))), reply_id))  # noqa: S308
 
 
 # Where a mark would change the markdown: a fenced code block (_FENCE), and between fences a
@@ -198,22 +202,15 @@ def _links_for_marks(html: str, reply_id) -> str:
     """Turns the marks in the HTML's text into links to the sources; marks that ended up in a
     tag (a link's title) are dropped. The HTML is the sanitiser's output: attribute values are
     double-quoted with their quotes escaped, and a "<" in text is escaped, so a "<" always
-    opens a tag."""
+    opens a tag (_TAG)."""
     label = gettext("Source %(number)s")
-    out: list[str] = []
-    start, in_tag, quoted = 0, False, False
-    for position, char in enumerate(html):
-        if not in_tag and char == "<":
-            out.append(_replace_marks(html[start:position], reply_id, label))
-            start, in_tag = position, True
-        elif in_tag and char == '"':
-            quoted = not quoted
-        elif in_tag and char == ">" and not quoted:
-            out.append(_MARK.sub("", html[start : position + 1]))
-            start, in_tag = position + 1, False
-    rest = html[start:]
-    out.append(_MARK.sub("", rest) if in_tag else _replace_marks(rest, reply_id, label))
-    return "".join(out).replace(_OPEN, "").replace(_CLOSE, "")
+    pieces = _TAG.split(html)  # text, tag, text, ..., text
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            pieces[index] = _MARK.sub("", piece)
+        elif _OPEN in piece:
+            pieces[index] = _replace_marks(piece, reply_id, label)
+    return "".join(pieces).replace(_OPEN, "").replace(_CLOSE, "")
 
 
 def _replace_marks(text: str, reply_id, label: str) -> str:

@@ -116,7 +116,6 @@ class GeneratedImage:
 
     item_id: str
     data: str
-    output_format: str = "png"
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +257,7 @@ def citation_of(annotation: Any) -> dict[str, Any] | None:
     """A url_citation annotation as stored with a reply: {url, title, start_index, end_index}
     (indexes None when the relay gave none); None for any other annotation or a malformed
     one. The URL is kept as it came (cut, without the API key): whether it may be a link is
-    decided when it is shown (rendering.py)."""
+    decided when it is shown (citations.py)."""
     if not isinstance(annotation, dict) or annotation.get("type") != "url_citation":
         return None
     url = annotation.get("url")
@@ -298,8 +297,7 @@ def item_events(item: Any) -> list[Event]:
     if kind == "image_generation_call":
         result = item.get("result")
         if isinstance(result, str) and result:
-            fmt = str(item.get("output_format") or "png")
-            return [GeneratedImage(str(item.get("id") or ""), result, fmt)]
+            return [GeneratedImage(str(item.get("id") or ""), result)]
         return []
     if kind not in KNOWN_ITEM_TYPES:
         return [UnknownItem(kind, str(item.get("id") or ""))]

@@ -7,7 +7,7 @@ first. ATTACHMENT_CONVERTER_PROCESSES=0 converts in the request's own thread ins
 
 A file gets ATTACHMENT_CONVERT_SECONDS in a worker: past that an alarm stops the reading (the
 file is refused, the worker stays); a worker stuck in a library's C code, deaf to the alarm,
-ends itself a few seconds later, and the file is refused without a second try.
+ends itself a few seconds later (time_limit), which breaks the pool like a crash (`convert`).
 
 The pool starts on first use (never at import), its processes from a fork server (never a
 fork of the threaded server). Nothing here imports Django's models at module level: a worker

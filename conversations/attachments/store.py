@@ -5,6 +5,7 @@ removed (`removed_unless_committed`)."""
 
 import contextlib
 import contextvars
+import dataclasses
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -116,5 +117,5 @@ def store_generated_image(reply_id, owner_id, picture: Intake) -> Attachment:
     (generation._read_images); it is no input of the person's, so it counts no tokens."""
     reply = Reply.objects.only("id", "user_id").get(pk=reply_id, user_id=owner_id)
     position = Attachment.objects.filter(reply=reply, origin=Attachment.Origin.GENERATED).count()
-    picture.estimated_tokens = 0
+    picture = dataclasses.replace(picture, estimated_tokens=0)
     return _save(reply, picture, position, origin=Attachment.Origin.GENERATED)

@@ -129,8 +129,9 @@ class Conversation(models.Model):
     web_search = models.CharField(
         _("web search"), max_length=6, choices=WebSearch.choices, default=WebSearch.AUTO
     )
-    # Request fields of the relay that the chat page does not edit, kept so every field of the
-    # API has a home (set through the admin or future tools).
+    # Stored, never sent: a turn's tools are the hosted ones its model's catalogue entry allows
+    # (generation.hosted_tools), and the site runs no code for a model. Shown in the admin for
+    # conversations that stored some before that rule.
     tools = models.JSONField(_("tools"), default=list, blank=True)
     tool_choice = models.JSONField(_("tool choice"), null=True, blank=True)
     archived = models.BooleanField(_("archived"), default=False)

@@ -208,19 +208,15 @@ def _tool_parts(live: LiveReply, language: str | None) -> list[str]:
     """The partials that show what the reply's hosted tools are doing: the web search under
     way, with its query, and the sources cited so far."""
     with translation.override(language):
-        if live.searching is None:
-            activity = ""
-        elif live.searching:
-            activity = format_html(
-                '<span class="tool-spinner" aria-hidden="true"></span>{} <q class="search-query">'
-                "{}</q>",
-                translation.gettext("Searching the web…"),
-                live.searching,
+        activity = ""
+        if live.searching is not None:
+            query = live.searching and format_html(
+                ' <q class="search-query">{}</q>', live.searching
             )
-        else:
             activity = format_html(
-                '<span class="tool-spinner" aria-hidden="true"></span>{}',
+                '<span class="tool-spinner" aria-hidden="true"></span>{}{}',
                 translation.gettext("Searching the web…"),
+                query,
             )
         found = citations.sources(live.citations)[0]
         sources = render_to_string(
