@@ -243,7 +243,8 @@
       setTimeout(close, NOTICE_MS);
     }
   }
-  // After Undo the keyboard goes to the entry that came back.
+  // After Undo the keyboard goes to the entry that came back, unless the person has already
+  // moved on (say, opened another entry's menu, which taking the focus would close).
   document.addEventListener("click", (event) => {
     const undo = event.target.closest?.("[data-undo-for]");
     if (!undo) return;
@@ -251,8 +252,10 @@
     let tries = 0;
     const focusEntry = () => {
       const entry = document.getElementById(id);
-      if (entry && !undo.isConnected) entry.focus();
-      else if (tries++ < 40) setTimeout(focusEntry, 50);
+      if (entry && !undo.isConnected) {
+        const active = document.activeElement;
+        if (!active || active === document.body) entry.focus();
+      } else if (tries++ < 40) setTimeout(focusEntry, 50);
     };
     setTimeout(focusEntry, 50);
   });
