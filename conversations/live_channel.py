@@ -26,8 +26,9 @@ citations beyond offset `co` as a JSON list in `c` (they only grow, like the tex
 publishes all its changed replies in one pipeline every LIVE_PUBLISH_INTERVAL. Another
 process follows a reply through a *mirror*: a LiveReply of its own, shared by all that
 process's viewers of the reply, fed by the process's stream reader.
-A mirror starts from the stream when it holds the reply from offset 0, else from the text in
-the database, then keeps only what lies beyond what it has: no gap, no repeat, even after the
+A mirror starts from the stream when it holds the reply from offset 0 (and the database's text
+where the owner stored more than it published yet), else from the text in the database, then
+keeps only what lies beyond what it has: no gap, no repeat, even after the
 stream was trimmed or Redis restarted (a mirror then waits until the database text reaches the
 next entry). Stop is a PUBLISH on `<prefix>stop`, which every process generating replies
 listens to.
@@ -591,8 +592,8 @@ class RedisChannel:
                 del state.mirrors[reply_id]
 
     async def _open(self, state: _LoopState, mirror: _Mirror) -> None:
-        """The mirror's start: the stream so far, then the database's text if the stream does
-        not hold the reply from its beginning."""
+        """The mirror's start: the stream so far, and the database's text where it is ahead
+        (all of it when the stream does not hold the reply from its beginning)."""
         from conversations.models import Reply
 
         entries = []
@@ -606,6 +607,16 @@ class RedisChannel:
             for entry_id, fields in entries:
                 mirror.last_id = entry_id
                 mirror.take(fields, state)
+            # The owner may have stored a little more than it has published yet (its last
+            # write can come between two publishes): a viewer whose page showed the stored
+            # text must not see the reply shrink. Only a help: without it the stream goes on.
+            try:
+                stored = await database_work(_stored)(mirror.reply_id)
+            except Exception as error:
+                log.warning("live channel: could not read reply %s: %s", mirror.reply_id, error)
+                stored = None
+            if stored is not None:
+                _take_stored(mirror.live, stored)
         else:
             stored = await _stored_for(mirror)
             if stored is None or stored["status"] not in Reply.GENERATING:

@@ -265,6 +265,29 @@ async def test_a_mirror_behind_the_stream_waits_for_the_stored_text_to_reach_it(
     assert_no_gap_no_repeat(seen, "".join(WORDS))
 
 
+async def test_a_mirror_takes_the_stored_text_where_the_owner_stored_more_than_it_published(
+    redis_processes, alice
+):
+    """The owner's last write can come between two publishes: a viewer whose page showed the
+    stored text never sees the reply shrink."""
+    processes = redis_processes
+    live = await start_reply(processes, alice)
+    await write(processes, live, WORDS[:10])
+    await asyncio.sleep(0.1)  # all published
+    for word in WORDS[10:15]:
+        live.add_text(word)  # written, not yet published
+    await Reply.objects.filter(pk=live.reply_id).aupdate(text=live.text)
+    seen: list[str] = []
+    viewer = asyncio.create_task(follow(processes, live.reply_id, seen))
+    await asyncio.sleep(0.1)
+    assert seen[0] == "".join(WORDS[:15])
+    processes.owner.published(live)
+    await write(processes, live, WORDS[15:30])
+    await end(processes, live)
+    await asyncio.wait_for(viewer, 10)
+    assert_no_gap_no_repeat(seen, "".join(WORDS[:30]))
+
+
 class OwnRedis:
     """A redis-server of the test's own, to stop and start again."""
 
