@@ -382,6 +382,12 @@ def _has_pipe(line: str) -> bool:
     return "|" in line.replace("\\|", "")
 
 
+def _line(text: str, line: int) -> str:
+    offset = _line_offset(text, line)
+    end = text.find("\n", offset)
+    return text[offset:] if end < 0 else text[offset:end]
+
+
 def _line_offset(text: str, line: int) -> int:
     """Where line number `line` (from 0) of `text` starts."""
     position = 0
@@ -429,8 +435,13 @@ def _closed(fence, text: str) -> bool:
 
 def _finished(block, text: str, lines: int) -> bool:
     """Whether nothing after `text` can change its last top-level block: a heading or a rule
-    once its line is complete, a code block once its fence is closed, a paragraph, a table or a
-    quote once a blank line follows. (A list, or indented code, may go on after one.)"""
+    once its line is complete (a heading with a pipe once the next line is), a code block once
+    its fence is closed, a paragraph, a table or a quote once a blank line follows. (A list,
+    or indented code, may go on after one.)"""
+    if block.type == "heading_open" and _has_pipe(_line(text, block.map[0])):
+        # "## a | b" is a table's header row if a delimiter row follows: finished only once
+        # the next line is complete (and so was not one).
+        return block.map[1] < lines
     if block.type in ("heading_open", "hr"):
         return True
     if block.type == "fence":

@@ -36,7 +36,7 @@ def test_a_tab_closed_by_the_cap_says_so_and_does_not_reconnect(
     second.page.goto(conversation.get_absolute_url())
 
     note = first.page.get_by_role("status").filter(has_text="too many tabs")
-    expect(note).to_be_visible()
+    expect(note).to_be_visible(timeout=25_000)  # the second tab's page and stream, under load
     first.page.wait_for_timeout(2500)  # htmx would have reconnected in about 0.5 s
     assert len(stream_requests(first)) == 1
     expect(second.page.locator(REPLY)).to_have_attribute("aria-busy", "false", timeout=25_000)
